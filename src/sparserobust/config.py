@@ -1,0 +1,114 @@
+"""Config loading and validation: the JSON schema first, then the checks a schema cannot say.
+
+Every error names the key (dotted path) and what to do, and is raised before any job runs.
+"""
+
+from pathlib import Path
+
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+PRUNERS = ("imp_st", "random", "dense")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _path(error_path):
+    out = ""
+    for part in error_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load(path):
+    try:
+        with open(path) as handle:
+            cfg = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    return validate(cfg)
+
+
+def validate(cfg):
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"{_path(e.absolute_path)}: {_message(e)}" for e in errors[:10]]
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    _semantic(cfg)
+    return cfg
+
+
+def _message(error):
+    if error.validator == "additionalProperties":
+        return f"{error.message} (remove it or check its spelling)"
+    if error.validator == "pattern" and "sha256" in map(str, error.absolute_path):
+        return f"{error.instance!r} is not a sha256: give 8 to 64 lower-case hex digits, or null"
+    return error.message
+
+
+def _semantic(cfg):
+    def fail(key, msg):
+        raise ConfigError(f"invalid config:\n  {key}: {msg}")
+
+    datasets = cfg["datasets"]
+    for i, name in enumerate(cfg["transfer"]["datasets"]):
+        if name not in datasets:
+            fail(f"transfer.datasets[{i}]", f"unknown dataset {name!r}; defined: {sorted(datasets)}")
+    if cfg["source"]["dataset"] not in datasets:
+        fail("source.dataset", f"unknown dataset {cfg['source']['dataset']!r}; defined: {sorted(datasets)}")
+    for name, spec in datasets.items():
+        if spec["kind"] == "torchvision" and "name" not in spec:
+            fail(f"datasets.{name}.name", "torchvision datasets need name: cifar10, cifar100 or svhn")
+        if spec["kind"] != "imagefolder" and name in cfg["transfer"]["datasets"]:
+            for size in ("train_size", "val_size"):
+                if size not in spec:
+                    fail(f"datasets.{name}.{size}", "is required for a transfer dataset")
+        if spec["kind"] in ("torchvision", "imagefolder") and "root" not in spec:
+            fail(f"datasets.{name}.root", "the folder that holds (or will hold) the data is required")
+    for i, name in enumerate(cfg["random_pruning"]["pretrain"]):
+        if name not in cfg["pretrain"]:
+            fail(f"random_pruning.pretrain[{i}]", f"unknown pre-training {name!r}; defined: {sorted(cfg['pretrain'])}")
+    for init, entry in cfg["pretrain"].items():
+        key = f"pretrain.{init}"
+        if entry.get("path") and not Path(entry["path"]).is_file():
+            fail(f"{key}.path", f"{entry['path']} does not exist; set it to the downloaded weights file "
+                 "or to null to use the url")
+        if entry.get("url") and entry.get("path"):
+            fail(key, "give url or path, not both")
+    for i, r in enumerate(cfg["transfer"].get("rounds", [])):
+        if r > cfg["imp"]["rounds"]:
+            fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")
+    for name, regimes in cfg["transfer"].get("dataset_overrides", {}).items():
+        if name not in datasets:
+            fail(f"transfer.dataset_overrides.{name}", f"unknown dataset; defined: {sorted(datasets)}")
+        for regime, override in regimes.items():
+            _check_train(cfg["transfer"]["regimes"][regime] | override,
+                         f"transfer.dataset_overrides.{name}.{regime}", fail)
+
+
+def _check_train(raw, key, fail):
+    from . import hparams
+
+    try:
+        hparams.train(raw)
+    except (TypeError, ValueError) as err:
+        fail(key, str(err))
+
+
+def rounds(cfg):
+    """The IMP rounds transferred downstream (0 = dense)."""
+    return cfg["transfer"].get("rounds") or list(range(cfg["imp"]["rounds"] + 1))
+
+
+def round_sparsity(cfg, k):
+    return 1.0 - (1.0 - cfg["imp"]["prune_fraction"]) ** k
