@@ -64,7 +64,7 @@ def library_versions():
     import numpy
     import torch
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__,
+    versions = {"python": platform.python_version(), "torch": str(torch.__version__),
                 "numpy": numpy.__version__, "package": __version__}
     for name in ("torchvision", "snakemake", "pandas"):
         try:

@@ -1,0 +1,92 @@
+import torch
+from torch import nn
+
+from sparserobust import masks, models, pruning
+
+
+def small():
+    torch.manual_seed(0)
+    return models.SmallResNet(10, (4, 8, 8))
+
+
+def test_prunable_names_are_all_conv_weights_only():
+    net = small()
+    names = masks.prunable_names(net)
+    convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
+    assert names == [f"{c}.weight" for c in convs]
+    assert "conv1.weight" in names and any("downsample.0" in n for n in names)
+    assert not any(n.startswith("fc") or ".bn" in n for n in names)
+
+
+def test_global_magnitude_threshold_removes_exactly_the_smallest():
+    net = small()
+    state = dict(net.named_parameters())
+    mask = masks.ones_like(net)
+    new = pruning.prune("magnitude", state, mask, fraction=0.2)
+    every = torch.cat([state[n].detach().abs().flatten() for n in mask])
+    kept = torch.cat([state[n].detach().abs()[new[n]] for n in mask])
+    pruned = torch.cat([state[n].detach().abs()[~new[n]] for n in mask])
+    assert pruned.numel() == round(0.2 * every.numel())
+    assert pruned.max() <= kept.min()  # one global threshold across layers
+    densities = masks.layer_densities(new)
+    assert len({round(d, 3) for d in densities.values()}) > 1  # not layer-wise uniform
+
+
+def test_twenty_percent_of_remaining_per_round():
+    net = small()
+    state = dict(net.named_parameters())
+    mask = masks.ones_like(net)
+    total = sum(m.numel() for m in mask.values())
+    for k in range(1, 5):
+        before = sum(int(m.sum()) for m in mask.values())
+        new = pruning.prune("magnitude", state, mask, fraction=0.2)
+        after = sum(int(m.sum()) for m in new.values())
+        assert before - after == round(0.2 * before)
+        assert all(not (n & ~o).any() for n, o in zip(new.values(), mask.values()))  # nested
+        mask = new
+        assert abs(masks.density(mask) - 0.8 ** k) < 2 / total + 1e-3
+    assert after == pruning.kept_after_rounds(total, 0.2, 4)
+
+
+def test_fc_and_bn_untouched_and_rewind_restores_pretrained_under_mask():
+    net = small()
+    pre = {k: v.clone() for k, v in net.state_dict().items()}
+    mask = pruning.prune("magnitude", pre, masks.ones_like(net), fraction=0.5)
+    with torch.no_grad():  # "re-training" changes every tensor
+        for p in net.parameters():
+            p.add_(1.0)
+    net.load_state_dict(pruning.rewind(pre, mask))
+    now = net.state_dict()
+    for key, value in pre.items():
+        if key in mask:
+            assert torch.equal(now[key][mask[key]], value[mask[key]])
+            assert (now[key][~mask[key]] == 0).all()
+        else:  # fc, BN and buffers: exactly the pre-trained values, never masked
+            assert torch.equal(now[key], value), key
+    assert not any(k.startswith("fc") or "bn" in k for k in mask)
+
+
+def test_random_pruning_same_sparsity_seeded_and_different_from_magnitude():
+    net = small()
+    state = dict(net.named_parameters())
+    ones = masks.ones_like(net)
+    a = pruning.prune_to_round("random", state, ones, 0.2, 3, torch.Generator().manual_seed(1))
+    b = pruning.prune_to_round("random", state, ones, 0.2, 3, torch.Generator().manual_seed(1))
+    m = pruning.prune_to_round("magnitude", state, ones, 0.2, 3)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert masks.sparsity(a) == masks.sparsity(m)
+    assert any(not torch.equal(a[n], m[n]) for n in a)
+
+
+def test_apply_after_step_keeps_pruned_weights_zero():
+    net = small()
+    mask = pruning.prune("magnitude", dict(net.named_parameters()), masks.ones_like(net), fraction=0.5)
+    masks.apply(net, mask)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    for _ in range(3):
+        net(torch.rand(4, 3, 16, 16)).sum().backward()
+        opt.step()
+        masks.apply(net, mask)
+    params = dict(net.named_parameters())
+    assert all((params[n][~m] == 0).all() for n, m in mask.items())
+    assert abs(masks.sparsity(mask) - 0.5) < 1e-3

@@ -1,0 +1,33 @@
+# Tickets on the source task, one file per round: round0 = dense; IMP round k re-trains the
+# rewound round k-1 ticket, prunes 20 % of the remaining conv weights and stores the mask;
+# random pruning draws a global random mask at the same sparsity.
+
+
+def previous_ticket(wildcards):
+    k = int(wildcards.round)
+    if wildcards.pruner != "imp_st":
+        return []
+    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, "imp_st", k - 1)
+
+
+rule ticket:
+    input:
+        weights=f"{R}/weights/{{init}}.pt",
+        previous=previous_ticket,
+    output:
+        f"{R}/tickets/{{init}}/{{pruner}}/round{{round}}.pt",
+    log:
+        f"{R}/logs/ticket/{{init}}/{{pruner}}/round{{round}}.log",
+    benchmark:
+        f"{R}/benchmarks/ticket/{{init}}/{{pruner}}/round{{round}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
+        previous=lambda w, input: f"--previous {input.previous}" if input.previous else "",
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
+        "{params.previous} --out {output} --threads {threads} > {log} 2>&1"

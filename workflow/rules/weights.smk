@@ -1,0 +1,48 @@
+# Pre-trained weights: download (or local path) -> sha256 check -> canonical torchvision state dict.
+# In the demo, the three "pre-trained" models are made first by pretrain_demo and served by file:// URL.
+
+
+rule pretrain_demo:
+    output:
+        pth=f"{R}/pretrain/{{init}}.pth",
+        sha=f"{R}/pretrain/{{init}}.pth.sha256",
+        log=f"{R}/pretrain/{{init}}.pth.json",
+    log:
+        f"{R}/logs/pretrain_demo/{{init}}.log",
+    benchmark:
+        f"{R}/benchmarks/pretrain_demo/{{init}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.pretrain(config, w.init)),
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/pretrain_demo.py --spec {params.spec:q} --out {output.pth} "
+        "--threads {threads} > {log} 2>&1"
+
+
+def made_by_pretrain_rule(wildcards):
+    if "train" in config["pretrain"][wildcards.init]:
+        return [jobs.pretrained_file(config, wildcards.init)]
+    return []
+
+
+rule fetch_weights:
+    input:
+        made_by_pretrain_rule,
+    output:
+        f"{R}/weights/{{init}}.pt",
+    log:
+        f"{R}/logs/fetch_weights/{{init}}.log",
+    benchmark:
+        f"{R}/benchmarks/fetch_weights/{{init}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.fetch(config, w.init)),
+        downloads=f"{R}/downloads",
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/fetch_weights.py --spec {params.spec:q} --out {output} "
+        "--download-dir {params.downloads} > {log} 2>&1"
