@@ -27,6 +27,7 @@ ROUNDS = [k for k in cfg_mod.rounds(config) if k > 0]
 SEEDS = config["seeds"]
 REGIMES = ["standard", "adversarial"]
 CONDA_ENV = "../../envs/sparserobust.yaml"
+FIG = config.get("figures", "figures")
 
 for init, entry in config["pretrain"].items():
     if not entry.get("url") and not entry.get("path") and "train" not in entry:
@@ -52,5 +53,5 @@ include: "workflow/rules/figures.smk"
 
 rule all:
     input:
-        "figures/fig3.pdf",
+        f"{FIG}/fig3.pdf",
     default_target: True

@@ -44,7 +44,7 @@ def _torchvision_split(spec, train):
         else:
             ds = cls(str(root), train=train, download=spec.get("download", False))
             x, y = np.asarray(ds.data).transpose(0, 3, 1, 2), np.asarray(ds.targets)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:
         raise FileNotFoundError(
             f"dataset {name!r}: no valid copy under {root} ({err}). Set datasets.{spec['key']}.root "
             f"to a folder holding it, or datasets.{spec['key']}.download: true on a machine with network"

@@ -103,7 +103,10 @@ def convert(path, fmt, net, key):
         state = {k: v for k, v in CONVERTERS[fmt](blob).items() if isinstance(v, torch.Tensor)}
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{key}: {path} is not in the {fmt!r} layout (missing {err})") from err
-    result = net.load_state_dict(state, strict=False)
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ValueError(f"{key}: {path} ({fmt}) does not match the model: {str(err)[:500]}") from err
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(f"{key}: {path} ({fmt}) does not match the model: missing "
                          f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}")

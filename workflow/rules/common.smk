@@ -29,3 +29,16 @@ def fig3_runs(wildcards=None):
         for regime in REGIMES
         for seed in SEEDS
     ]
+
+
+def made_by_pretrain_rule(wildcards):
+    if "train" in config["pretrain"][wildcards.init]:
+        return [jobs.pretrained_file(config, wildcards.init)]
+    return []
+
+
+def previous_ticket(wildcards):
+    k = int(wildcards.round)
+    if wildcards.pruner != "imp_st":
+        return []
+    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, "imp_st", k - 1)

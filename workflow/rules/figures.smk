@@ -20,7 +20,7 @@ rule fig3:
     input:
         f"{R}/tables/fig3.csv",
     output:
-        report("figures/fig3.pdf", caption="../report/fig3.rst", category="Double-Win"),
+        report(f"{FIG}/fig3.pdf", caption="../report/fig3.rst", category="Double-Win"),
     log:
         f"{R}/logs/fig3.log",
     benchmark:

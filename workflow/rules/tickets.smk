@@ -3,13 +3,6 @@
 # random pruning draws a global random mask at the same sparsity.
 
 
-def previous_ticket(wildcards):
-    k = int(wildcards.round)
-    if wildcards.pruner != "imp_st":
-        return []
-    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, "imp_st", k - 1)
-
-
 rule ticket:
     input:
         weights=f"{R}/weights/{{init}}.pt",

@@ -23,12 +23,6 @@ rule pretrain_demo:
         "--threads {threads} > {log} 2>&1"
 
 
-def made_by_pretrain_rule(wildcards):
-    if "train" in config["pretrain"][wildcards.init]:
-        return [jobs.pretrained_file(config, wildcards.init)]
-    return []
-
-
 rule fetch_weights:
     input:
         made_by_pretrain_rule,
