@@ -1,6 +1,7 @@
 """A tiny run of the real workflow: pre-training -> file:// download -> tickets -> transfer -> fig3."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +19,10 @@ def tiny_config(tmp):
     cfg["figures"] = str(tmp / "figures")
     del cfg["pretrain"]["fast_adversarial"]
     for entry in cfg["pretrain"].values():
-        entry["train"]["epochs"] = 2
+        entry["train"]["epochs"] = 4
     cfg["imp"]["rounds"] = 2
-    cfg["datasets"]["demo_source"].update(train_size=1000, val_size=200, test_size=200)
-    cfg["datasets"]["demo_cifar10"].update(train_size=300, val_size=100, test_size=200)
     cfg["transfer"]["datasets"] = ["demo_cifar10"]
     cfg["transfer"]["rounds"] = [0, 2]
-    for regime in cfg["transfer"]["regimes"].values():
-        regime["epochs"] = 2
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -34,7 +31,8 @@ def tiny_config(tmp):
 def run(tmp, cfg, *targets):
     exe = Path(sys.executable).with_name("snakemake")
     out = subprocess.run([str(exe), "--cores", "2", "--nolock", f"--configfile={cfg}", "--", *targets],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
     assert out.returncode == 0, out.stderr[-4000:]
     return out
 
@@ -48,7 +46,9 @@ def test_tiny_workflow_makes_fig3(tmp_path):
     # (2 dense + 2 IMP round 2 + 1 random round 2) x 1 dataset x 2 regimes x 2 seeds
     assert len(table) == 5 * 2 * 2
     assert set(table["pruner"]) == {"dense", "imp_st", "random"}
-    assert (table["test_sa"] > 30).all()  # 10 classes: chance is 10 %
+    assert (table["test_sa"] > 20).all()  # 10 classes: chance is 10 %
+    tickets = table[(table["regime"] == "adversarial") & (table["pruner"] != "random")]
+    assert (tickets["test_sa"] > 50).all() and (tickets["test_ra"] > 20).all()
     assert abs(table[table["pruner"] == "imp_st"]["sparsity"].iloc[0] - 0.75) < 1e-3
     ticket = tmp_path / "results/tickets/standard/imp_st/round1.pt"
     assert ticket.exists()  # every round is its own target

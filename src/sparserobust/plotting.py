@@ -74,7 +74,7 @@ def fig3(table_path, out, title=""):
             ax.set_xlabel("sparsity (%)")
             ax.set_ylabel(f"{panel.split('-')[1]} (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), bbox_to_anchor=(0.5, -0.02),
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), bbox_to_anchor=(0.5, -0.04),
                frameon=False)
     fig.suptitle(title or "Figure 3: transfer of tickets from three pre-trainings "
                  "(bands: dense mean ± std; filled: matching)")
