@@ -28,6 +28,10 @@ SEEDS = config["seeds"]
 REGIMES = ["standard", "adversarial"]
 CONDA_ENV = "../../envs/sparserobust.yaml"
 FIG = config.get("figures", "figures")
+# figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv)
+FIGURES = {name: name for name in ["fig3", "fig4", "fig5", "fig6", "figA9", "fig7", "figA8", "tableA2", "table_doublewin"]}
+if "swt" in config:
+    FIGURES.update(swt_overfitting="swt_curves", swt_density="swt_curves", swt_gap="swt_main", swt_table="swt_main")
 
 for init, entry in config["pretrain"].items():
     if not entry.get("url") and not entry.get("path") and "train" not in entry:
@@ -37,9 +41,11 @@ for init, entry in config["pretrain"].items():
 
 wildcard_constraints:
     init="|".join(INITS),
-    pruner="imp_st|random|dense",
+    pruner="|".join(cfg_mod.PRUNERS),
     round=r"\d+",
     dataset="|".join(config["datasets"]),
+    data=r"full|frac[0-9.e-]+",
+    surface="clean|pgd",
     regime="|".join(REGIMES),
     seed=r"\d+",
 
@@ -48,10 +54,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/tickets.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/swt.smk"
 include: "workflow/rules/figures.smk"
 
 
 rule all:
     input:
-        f"{FIG}/fig3.pdf",
+        expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
     default_target: True

@@ -23,6 +23,17 @@ def tiny_config(tmp):
     cfg["imp"]["rounds"] = 2
     cfg["transfer"]["datasets"] = ["demo_cifar10"]
     cfg["transfer"]["rounds"] = [0, 2]
+    cfg["transfer"]["data_fractions"] = [0.2]
+    cfg["analysis"].update(fig4={"init": "adversarial", "datasets": ["demo_cifar10"]},
+                           fig5={"datasets": ["demo_cifar10"]})
+    cfg["analysis"]["fig6"].update(resolution=5, test_size=100)
+    cfg["analysis"]["table_a2"]["train"] = {"epochs": 4}
+    sw = cfg["swt"]
+    sw["datasets"] = ["demo_swt_a"]
+    cfg["datasets"]["demo_swt_a"].update(train_size=300, val_size=100, test_size=100)
+    sw["train"]["epochs"] = sw["robust_bird"]["stage1"]["epochs"] = 4
+    sw["flying_bird_plus"]["start_epoch"] = 2
+    sw["kd_swa"]["swa_start"] = 2
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -37,11 +48,18 @@ def run(tmp, cfg, *targets):
     return out
 
 
-def test_tiny_workflow_makes_fig3(tmp_path):
+FIGURES = ["fig3", "fig4", "fig5", "fig6", "figA9", "fig7", "figA8", "tableA2", "table_doublewin",
+           "swt_overfitting", "swt_density", "swt_gap", "swt_table"]
+TABLE_OF = {"swt_overfitting": "swt_curves", "swt_density": "swt_curves", "swt_gap": "swt_main",
+            "swt_table": "swt_main"}
+
+
+def test_tiny_workflow_makes_every_figure(tmp_path):
     cfg = tiny_config(tmp_path)
-    run(tmp_path, cfg, str(tmp_path / "figures" / "fig3.pdf"))
-    pdf = tmp_path / "figures" / "fig3.pdf"
-    assert pdf.read_bytes()[:5] == b"%PDF-"
+    run(tmp_path, cfg, "all")
+    for name in FIGURES:
+        assert (tmp_path / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
+        assert (tmp_path / "results" / "tables" / f"{TABLE_OF.get(name, name)}.csv").stat().st_size > 0, name
     table = pd.read_csv(tmp_path / "results/tables/fig3.csv")
     # (2 dense + 2 IMP round 2 + 1 random round 2) x 1 dataset x 2 regimes x 2 seeds
     assert len(table) == 5 * 2 * 2
@@ -52,13 +70,28 @@ def test_tiny_workflow_makes_fig3(tmp_path):
     assert abs(table[table["pruner"] == "imp_st"]["sparsity"].iloc[0] - 0.75) < 1e-3
     ticket = tmp_path / "results/tickets/standard/imp_st/round1.pt"
     assert ticket.exists()  # every round is its own target
+    a2 = pd.read_csv(tmp_path / "results/tables/tableA2.csv")
+    assert len(a2) == 3 and a2["transfer_ra_mean"].notna().all()  # dense, IMP and random tickets
+    fig4 = pd.read_csv(tmp_path / "results/tables/fig4.csv")
+    assert set(fig4["pruner"]) == {"dense", "imp_st", "imp_at", "omp", "random"}
+    fig5 = pd.read_csv(tmp_path / "results/tables/fig5.csv")
+    assert set(fig5["data"]) == {"frac0.2"} and set(fig5["n_train"]) == {120}
+    verdicts = pd.read_csv(tmp_path / "results/tables/table_doublewin.csv")
+    assert {"extreme_sparsity", "published_sparsity"} <= set(verdicts.columns)
+    swt = pd.read_csv(tmp_path / "results/tables/swt_main.csv").set_index("method")
+    assert set(swt.index) == {"dense", "robust_bird", "flying_bird", "flying_bird_plus", "flying_bird_plus-kd_swa"}
+    assert abs(swt.loc["flying_bird", "final_density"] - 0.2) < 0.01 and swt.loc["dense", "final_density"] == 1
+    assert swt.loc["flying_bird", "train_flops"] < 0.5 * swt.loc["dense", "train_flops"]
+    assert swt.loc["robust_bird", "ticket_epoch"] >= 3  # a full window of masks first
+    land = pd.read_csv(tmp_path / "results/tables/fig6.csv")
+    assert set(land["plane"]) == {"random", "pca", "trajectory"}
 
     # Determinism: remove one metrics file and rebuild it alone: the same numbers come back.
-    target = tmp_path / "results/transfer/adversarial/imp_st/round2/demo_cifar10/adversarial/seed1.json"
+    target = tmp_path / "results/transfer/adversarial/imp_st/round2/demo_cifar10/full/adversarial/seed1.json"
     first = json.loads(target.read_text())
     assert first["provenance"]["seed"] == 1 and "torch" in first["provenance"]["versions"]
     target.unlink()
     run(tmp_path, cfg, str(target))
     second = json.loads(target.read_text())
-    for key in ("test_sa", "test_ra", "best_epoch", "sparsity"):
+    for key in ("test_sa", "test_ra", "test_transfer_ra", "best_epoch", "sparsity"):
         assert first[key] == second[key], key

@@ -90,3 +90,29 @@ def test_apply_after_step_keeps_pruned_weights_zero():
     params = dict(net.named_parameters())
     assert all((params[n][~m] == 0).all() for n, m in mask.items())
     assert abs(masks.sparsity(mask) - 0.5) < 1e-3
+
+
+def test_sgd_and_schedules_equal_torch_optim():
+    from sparserobust import hparams, optim
+
+    a, b = small(), small()
+    b.load_state_dict(a.state_dict())
+    ours = optim.SGD(a.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    ref = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(4, 3, 16, 16)
+    for _ in range(3):
+        for net, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), n
+    for schedule, cls, kw in (("step", torch.optim.lr_scheduler.MultiStepLR, {"milestones": [3, 6], "gamma": 0.1}),
+                              ("cosine", torch.optim.lr_scheduler.CosineAnnealingLR, {"T_max": 9})):
+        hp = hparams.train({"epochs": 9, "lr": 0.1, "batch_size": 8, "schedule": schedule, "milestones": [3, 6]})
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = cls(opt, **kw)
+        for epoch in range(9):
+            assert abs(optim.lr_at(hp, epoch) - opt.param_groups[0]["lr"]) < 1e-9, (schedule, epoch)
+            opt.step()
+            sched.step()

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-PRUNERS = ("imp_st", "random", "dense")
+PRUNERS = ("imp_st", "imp_at", "omp", "random", "dense")
 
 
 class ConfigError(ValueError):
@@ -73,7 +73,7 @@ def _semantic(cfg):
             for size in ("train_size", "val_size"):
                 if size not in spec:
                     fail(f"datasets.{name}.{size}", "is required for a transfer dataset")
-        if spec["kind"] in ("torchvision", "imagefolder") and "root" not in spec:
+        if spec["kind"] in ("torchvision", "imagefolder", "tinyimagenet") and "root" not in spec:
             fail(f"datasets.{name}.root", "the folder that holds (or will hold) the data is required")
     for i, name in enumerate(cfg["random_pruning"]["pretrain"]):
         if name not in cfg["pretrain"]:
@@ -88,12 +88,73 @@ def _semantic(cfg):
     for i, r in enumerate(cfg["transfer"].get("rounds", [])):
         if r > cfg["imp"]["rounds"]:
             fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")
+    _check_analysis(cfg, fail)
+    for i, name in enumerate(cfg.get("swt", {}).get("datasets", [])):
+        if name not in datasets:
+            fail(f"swt.datasets[{i}]", f"unknown dataset {name!r}; defined: {sorted(datasets)}")
     for name, regimes in cfg["transfer"].get("dataset_overrides", {}).items():
         if name not in datasets:
             fail(f"transfer.dataset_overrides.{name}", f"unknown dataset; defined: {sorted(datasets)}")
         for regime, override in regimes.items():
             _check_train(cfg["transfer"]["regimes"][regime] | override,
                          f"transfer.dataset_overrides.{name}.{regime}", fail)
+
+
+def _check_analysis(cfg, fail):
+    an = analysis(cfg)
+    known = cfg["transfer"]["datasets"]
+    if an["fig4"]["init"] not in cfg["pretrain"]:
+        fail("analysis.fig4.init", f"unknown pre-training {an['fig4']['init']!r}; defined: {sorted(cfg['pretrain'])}")
+    for fig in ("fig4", "fig5"):
+        for i, name in enumerate(an[fig]["datasets"]):
+            if name not in known:
+                fail(f"analysis.{fig}.datasets[{i}]", f"{name!r} is not in transfer.datasets {known}")
+    for i, name in enumerate(an["table_a2"]["datasets"]):
+        if name not in known:
+            fail(f"analysis.table_a2.datasets[{i}]", f"{name!r} is not in transfer.datasets {known}")
+    for fig in ("fig6", "fig7"):
+        if an[fig]["dataset"] not in known:
+            fail(f"analysis.{fig}.dataset", f"{an[fig]['dataset']!r} is not in transfer.datasets {known}")
+    if an["fig6"]["round"] not in rounds(cfg):
+        fail("analysis.fig6.round", f"round {an['fig6']['round']} is not among the transferred rounds {rounds(cfg)}")
+    if an["fig6"]["seed"] not in cfg["seeds"]:
+        fail("analysis.fig6.seed", f"seed {an['fig6']['seed']} is not in seeds {cfg['seeds']}")
+    if an["fig7"]["data"] not in data_labels(cfg):
+        fail("analysis.fig7.data", f"{an['fig7']['data']!r} is not one of {data_labels(cfg)}")
+    _check_train(cfg["transfer"]["regimes"]["adversarial"] | an["table_a2"]["train"],
+                 "analysis.table_a2.train", fail)
+
+
+def analysis(cfg):
+    """The analysis settings with their defaults filled in."""
+    an = cfg.get("analysis", {})
+    datasets = cfg["transfer"]["datasets"]
+    inits = list(cfg["pretrain"])
+    adv = cfg["transfer"]["regimes"]["adversarial"]
+    attack = adv.get("eval_attack") or {"eps": 8, "step": 2, "steps": 20}
+    return {
+        "fig4": {"init": "adversarial" if "adversarial" in inits else inits[0],
+                 "datasets": datasets[:2], **an.get("fig4", {})},
+        "fig5": {"datasets": datasets, **an.get("fig5", {})},
+        "fig6": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "regime": "adversarial",
+                 "seed": cfg["seeds"][0], "resolution": 51, "span": 1.0, "test_size": 1000,
+                 "checkpoint_every": 1, "attack": attack, **an.get("fig6", {})},
+        "fig7": {"dataset": datasets[0], "data": "full", **an.get("fig7", {})},
+        "table_a2": {"datasets": datasets[:1], "seed": 1000, "train": {}, "attack": attack,
+                     **an.get("table_a2", {})},
+    }
+
+
+def data_label(fraction):
+    return "full" if fraction >= 1 else f"frac{fraction:g}"
+
+
+def data_labels(cfg):
+    return ["full"] + [data_label(f) for f in cfg["transfer"].get("data_fractions", [])]
+
+
+def data_fraction(label):
+    return 1.0 if label == "full" else float(label[len("frac"):])
 
 
 def _check_train(raw, key, fail):

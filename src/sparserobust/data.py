@@ -56,9 +56,13 @@ def _official(spec, train):
     if spec["kind"] == "demo":
         n = spec["train_size"] + spec["val_size"] if train else spec["test_size"]
         return demo_data.generate(spec["task_seed"], spec["num_classes"], n, 0 if train else 1,
-                                  size=spec.get("image_size", 16))
+                                  size=spec.get("image_size", 16), noise=spec.get("noise", 0.2))
     if spec["kind"] == "torchvision":
         return _torchvision_split(spec, train)
+    if spec["kind"] == "tinyimagenet":
+        from . import tinyimagenet
+
+        return tinyimagenet.load(spec, train)
     raise ValueError(f"datasets.{spec['key']}.kind {spec['kind']!r} has no array loader")
 
 
@@ -71,7 +75,26 @@ def check_labels(spec, y, where):
                          f"{int(y.min())}..{int(y.max())} but num_classes is {k}")
 
 
-def load_splits(spec, fraction=1.0):
+def limit(train, fraction, rule="first", seed=0):
+    """Data-limited training split: the first N images (the papers) or a seeded class-balanced subset."""
+    n = max(1, round(fraction * len(train)))
+    if fraction >= 1.0:
+        return train
+    if rule == "first":
+        return train.take(slice(0, n))
+    if rule != "balanced":
+        raise ValueError(f"transfer.subset: {rule!r} is unknown; use first or balanced")
+    gen = torch.Generator().manual_seed(seed)
+    k = train.num_classes
+    picks = []
+    for c in range(k):
+        idx = (train.y == c).nonzero().flatten()
+        want = n // k + (1 if c < n % k else 0)
+        picks.append(idx[torch.randperm(len(idx), generator=gen)[:want]])
+    return train.take(torch.cat(picks).sort().values)
+
+
+def load_splits(spec, fraction=1.0, rule="first", seed=0):
     """{'train', 'val', 'test'} ArrayData of a dataset spec (a config entry with its 'key')."""
     x, y = _official(spec, True)
     n_train, n_val = spec["train_size"], spec["val_size"]
@@ -79,9 +102,7 @@ def load_splits(spec, fraction=1.0):
         raise ValueError(f"datasets.{spec['key']}: train_size + val_size = {n_train + n_val} "
                          f"exceeds the {len(y)} training images found")
     full = ArrayData(x, y, spec["num_classes"])
-    train = full.take(slice(0, n_train))
-    if fraction < 1.0:
-        train = train.take(slice(0, max(1, round(fraction * n_train))))
+    train = limit(full.take(slice(0, n_train)), fraction, rule, seed)
     val = full.take(slice(len(y) - n_val, len(y)))
     xt, yt = _official(spec, False)
     test = ArrayData(xt, yt, spec["num_classes"])

@@ -14,7 +14,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import attacks, data as data_mod, evaluate, masks
+from . import attacks, data as data_mod, evaluate, masks, optim
 
 
 def pick_device(name="auto"):
@@ -29,17 +29,17 @@ def autocast_for(device):
     return contextlib.nullcontext
 
 
-def scheduler(opt, hp):
-    if hp.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, list(hp.milestones), hp.gamma)
-    if hp.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, hp.epochs))
-    if hp.schedule == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)
-    raise ValueError(f"unknown schedule {hp.schedule!r}: use step, cosine or constant")
+def _loss(logits, y, x, hp, teacher):
+    loss = F.cross_entropy(logits.float(), y)
+    if teacher is None or not hp.kd_alpha:
+        return loss
+    with torch.no_grad():
+        target = F.softmax(teacher(x).float() / hp.kd_temperature, dim=1)
+    kd = F.kl_div(F.log_softmax(logits.float() / hp.kd_temperature, dim=1), target, reduction="batchmean")
+    return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
-def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast):
+def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None):
     model.train()
     loss_sum, correct, n = torch.zeros((), device=device), torch.zeros((), device=device), 0
     for x, y in data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True):
@@ -47,10 +47,15 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast):
             x = attacks.pgd(model, x, y, hp.train_attack, dev_gen, autocast)
         with autocast():
             logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
+            loss = _loss(logits, y, x, hp, teacher)
+        opt.zero_grad()
         loss.backward()
         opt.step()
+        opt.steps += 1
+        if sparsifier is not None:  # dynamic sparsity: the mask may change; momentum follows it
+            sparsifier.after_step(opt.steps, opt)
+            if mask is not None:
+                masks.apply_momentum(opt, model.net, mask)
         if mask is not None:
             masks.apply(model.net, mask)
         loss_sum += loss.detach() * len(y)
@@ -59,24 +64,30 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast):
     return {"train_loss": float(loss_sum) / n, "train_acc": 100 * float(correct) / n}
 
 
-def train(model, splits, hp, device, seed, mask=None, log=print):
-    """Train `model` (a models.Normalized) and return (history, best epoch record, best state)."""
+def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, sparsifier=None, teacher=None):
+    """Train `model` (a models.Normalized) and return (history, best epoch record, best state).
+
+    `sparsifier` (optional) sees every optimiser step (after_step may change `mask` in place)
+    and every epoch record (after_epoch), and ends training early by setting `stop`.
+    `teacher` (optional) distils into the model when hp.kd_alpha > 0.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
     autocast = autocast_for(device)
     splits = {k: data_mod.to_device(v, device) for k, v in splits.items()}
     if mask is not None:
-        mask = {n: m.to(device) for n, m in mask.items()}
+        for n, m in list(mask.items()):  # in place, so a sparsifier holding `mask` sees the same dict
+            mask[n] = m.to(device)
         masks.apply(model.net, mask)
-    opt = torch.optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-    sched = scheduler(opt, hp)
+    opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
     for epoch in range(hp.epochs):
         start = time.time()
-        rec = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
-        rec.update(train_epoch(model, splits["train"], hp, device, opt, gen, dev_gen, mask, autocast))
-        sched.step()
+        opt.lr = optim.lr_at(hp, epoch)
+        rec = {"epoch": epoch + 1, "lr": opt.lr}
+        rec.update(train_epoch(model, splits["train"], hp, device, opt, gen, dev_gen, mask, autocast,
+                               sparsifier, teacher))
         if hp.select != "last" and "val" in splits:
             val_hp = hp if hp.select == "ra" else _clean(hp)
             rec.update({f"val_{k}": v for k, v in evaluate.report(model, splits["val"], device, val_hp,
@@ -84,10 +95,17 @@ def train(model, splits, hp, device, seed, mask=None, log=print):
         rec["seconds"] = time.time() - start
         history.append(rec)
         log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+        if sparsifier is not None:
+            sparsifier.after_epoch(rec)
+        if on_epoch is not None:
+            on_epoch(rec, model)
         score = rec.get(f"val_{hp.select}", rec["epoch"])
         if best is None or score > best["score"]:
             best = {"epoch": rec["epoch"], "score": score}
             best_state = copy.deepcopy(model.state_dict())
+        if sparsifier is not None and sparsifier.stop:
+            log(f"stopped after epoch {rec['epoch']}")
+            break
     if best_state is None:  # zero epochs: the model as given
         best_state = copy.deepcopy(model.state_dict())
     return history, best, best_state

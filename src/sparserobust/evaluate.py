@@ -9,14 +9,19 @@ from . import attacks, data as data_mod
 
 
 def accuracy(model, data, device, batch_size, view=None, attack=None, seed=0,
-             autocast=contextlib.nullcontext):
-    """(accuracy, mean loss) on clean inputs, or under `attack` (AttackHParams) if given."""
+             autocast=contextlib.nullcontext, source=None):
+    """(accuracy, mean loss) on clean inputs, or under `attack` (AttackHParams) if given.
+
+    With `source`, the attack is crafted on that model and evaluated on `model` (a transfer
+    attack); the seeded random starts make it white-box PGD when source is model.
+    """
     gen = torch.Generator(device=device).manual_seed(seed)
     correct, loss_sum, n = 0, 0.0, 0
+    crafter = model if source is None else source
     with attacks.model_mode(model, "eval"):
         for x, y in data_mod.batches(data, batch_size, device, view):
             if attack is not None:
-                x = attacks.pgd(model, x, y, attack, gen, autocast)
+                x = attacks.pgd(crafter, x, y, attack, gen, autocast)
             with torch.no_grad(), autocast():
                 logits = model(x).float()
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))

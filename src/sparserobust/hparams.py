@@ -50,6 +50,8 @@ class TrainHParams:
     augment: AugmentHParams = field(default_factory=AugmentHParams)
     eval_view: AugmentHParams = field(default_factory=AugmentHParams)
     eval_batch_size: int = 256
+    kd_alpha: float = 0.0  # knowledge distillation weight (needs a teacher)
+    kd_temperature: float = 2.0
 
 
 def _build(cls, raw):

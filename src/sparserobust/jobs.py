@@ -41,23 +41,89 @@ def fetch(cfg, init):
 
 
 def ticket(cfg, init, pruner, k):
+    retrain = dict(cfg["imp"]["retrain"])
+    if pruner == "imp_at":
+        retrain["train_attack"] = cfg["imp"].get("adversarial_retrain_attack",
+                                                 {"eps": 8, "step": 16 / 3, "steps": 3, "model_mode": "train"})
     return {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
-            "prune_fraction": cfg["imp"]["prune_fraction"], "retrain": cfg["imp"]["retrain"],
+            "prune_fraction": cfg["imp"]["prune_fraction"], "retrain": retrain,
             "source": dataset(cfg, cfg["source"]["dataset"]),
             "num_classes": cfg["model"]["source_classes"],
             "seed": cfg["random_pruning"].get("seed", 0)}
 
 
-def transfer(cfg, init, pruner, k, name, regime, seed):
+def regime_hp(cfg, name, regime):
     tr = cfg["transfer"]
     hp = {**tr["regimes"][regime], **tr.get("dataset_overrides", {}).get(name, {}).get(regime, {})}
     for key in ("augment", "eval_view"):
         if key in tr and key not in hp:
             hp[key] = tr[key]
-    return {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
+    return hp
+
+
+def transfer(cfg, init, pruner, k, name, data, regime, seed):
+    tr = cfg["transfer"]
+    spec = {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
             "sparsity": config_mod.round_sparsity(cfg, int(k)), "dataset": dataset(cfg, name),
-            "regime": regime, "train": hp, "seed": int(seed)}
+            "data": data, "fraction": config_mod.data_fraction(data),
+            "subset": tr.get("subset", "first"), "subset_seed": tr.get("subset_seed", 0),
+            "regime": regime, "train": regime_hp(cfg, name, regime), "seed": int(seed)}
+    a2 = config_mod.analysis(cfg)["table_a2"]
+    if regime == "adversarial" and name in a2["datasets"]:
+        spec["transfer_attack"] = a2["attack"]
+    return spec
+
+
+def attack_source(cfg, name):
+    """Table A2's source model: trained adversarially from scratch, seeded apart from every ticket."""
+    a2 = config_mod.analysis(cfg)["table_a2"]
+    hp = {**regime_hp(cfg, name, "adversarial"), **a2["train"]}
+    return {**common(cfg), "dataset": dataset(cfg, name), "train": hp, "seed": a2["seed"]}
+
+
+def fig6_ticket(cfg):
+    """(pruner, round) of the tickets whose landscapes Fig. 6 shows."""
+    k = config_mod.analysis(cfg)["fig6"]["round"]
+    return ("imp_st" if k else "dense"), k
+
+
+def trajectory(cfg, init):
+    """The transfer run of Fig. 6 again, keeping its checkpoints (same spec, so the same run)."""
+    f6 = config_mod.analysis(cfg)["fig6"]
+    pruner, k = fig6_ticket(cfg)
+    spec = transfer(cfg, init, pruner, k, f6["dataset"], "full", f6["regime"], f6["seed"])
+    spec.pop("transfer_attack", None)
+    spec["checkpoint_every"] = config_mod.analysis(cfg)["fig6"]["checkpoint_every"]
+    return spec
+
+
+def landscape(cfg, init, surface):
+    f6 = config_mod.analysis(cfg)["fig6"]
+    return {**common(cfg), "init": init, "surface": surface, "dataset": dataset(cfg, f6["dataset"]),
+            "resolution": f6["resolution"], "span": f6["span"], "test_size": f6["test_size"],
+            "attack": f6["attack"] if surface == "pgd" else None, "seed": f6["seed"],
+            "eval_view": cfg["transfer"].get("eval_view", {"kind": "none"})}
 
 
 def dumps(spec):
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def swt(cfg, arch, name, method, seed):
+    """One Sparsity Winning Twice run: METHOD or METHOD-kd_swa."""
+    sw = cfg["swt"]
+    base, _, reg = method.partition("-")
+    train = dict(sw["train"])
+    spec = {**common(cfg), "arch": arch, "dataset": dataset(cfg, name), "method": base, "method_label": method,
+            "seed": int(seed), "density": sw["density"], "train": train}
+    if base == "robust_bird":
+        spec["robust_bird"] = sw["robust_bird"]
+    if base.startswith("flying_bird"):
+        spec["flying_bird"] = sw["flying_bird"]
+    if base == "flying_bird_plus":
+        spec["flying_bird_plus"] = sw["flying_bird_plus"]
+    if reg == "kd_swa":
+        kd = sw["kd_swa"]
+        train.update(kd_alpha=kd["alpha"], kd_temperature=kd["temperature"])
+        spec["swa_start"] = kd["swa_start"]
+    return spec

@@ -36,6 +36,16 @@ def apply(net: nn.Module, mask):
         params[name].mul_(m.to(device=params[name].device, dtype=params[name].dtype))
 
 
+@torch.no_grad()
+def apply_momentum(opt, net: nn.Module, mask):
+    """Zero the optimiser's momentum of pruned weights (dynamic sparsity: after a mask change)."""
+    params = dict(net.named_parameters())
+    for name, m in mask.items():
+        buf = opt.buffer_of(params[name])
+        if buf is not None:
+            buf.mul_(m.to(device=buf.device, dtype=buf.dtype))
+
+
 def check_compatible(net: nn.Module, mask, source="mask"):
     params = dict(net.named_parameters())
     for name, m in mask.items():

@@ -66,11 +66,17 @@ def build(arch, num_classes):
         from torchvision.models import resnet50
 
         return resnet50(num_classes=num_classes)
+    from . import cifar_models
+
+    net = cifar_models.build(arch, num_classes)
+    if net is not None:
+        return net
     if arch.startswith("small_resnet"):
         # small_resnet or small_resnet:W1-W2-W3
         widths = tuple(int(w) for w in arch.split(":")[1].split("-")) if ":" in arch else (16, 32, 64)
         return SmallResNet(num_classes, widths)
-    raise ValueError(f"unknown model.arch {arch!r}; known: resnet50, small_resnet[:W1-W2-W3]")
+    raise ValueError(f"unknown model.arch {arch!r}; known: resnet50, small_resnet[:W1-W2-W3], "
+                     "preact_resnet18[:width], vgg16_bn[:width], wrn34_10")
 
 
 def new_head(net, num_classes, seed):

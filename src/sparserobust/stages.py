@@ -4,7 +4,7 @@ import time
 
 import torch
 
-from . import data, engine, hparams, masks, models, provenance, pruning, weights
+from . import data, engine, evaluate, hparams, masks, models, provenance, pruning, weights
 
 
 def network(spec, num_classes, ds):
@@ -58,7 +58,9 @@ def make_ticket(spec, weights_path, prev_path, out, log):
     if pruner == "random":
         gen = torch.Generator().manual_seed(spec["seed"] * 1000 + k)
         mask = pruning.prune_to_round("random", pre, mask, spec["prune_fraction"], k, gen)
-    elif pruner == "imp_st":
+    elif pruner == "omp":
+        mask = pruning.prune_to_round("magnitude", pre, mask, spec["prune_fraction"], k)
+    elif pruner in ("imp_st", "imp_at"):
         mask = masks.load(prev_path)
         masks.check_compatible(model.net, mask, str(prev_path))
         state = pre
@@ -84,12 +86,10 @@ def retrain(spec, model, pre, mask, log):
     return history, {k: v.cpu() for k, v in model.net.state_dict().items()}
 
 
-def transfer(spec, weights_path, ticket_path, out, log):
-    """Mask + pre-trained weights + new head, trained downstream; test metrics of the selected model."""
-    start = time.time()
+def ticket_model(spec, weights_path, ticket_path):
+    """Pre-trained weights without the source head, a new seeded head, and the ticket's mask."""
     ds = spec["dataset"]
-    splits = data.load_splits(ds)
-    model = network(spec, spec["dataset"]["num_classes"], ds)
+    model = network(spec, ds["num_classes"], ds)
     pre = weights.load_canonical(weights_path)
     result = model.net.load_state_dict({k: v for k, v in pre.items() if not k.startswith("fc.")}, strict=False)
     if set(result.missing_keys) != {"fc.weight", "fc.bias"} or result.unexpected_keys:
@@ -97,19 +97,119 @@ def transfer(spec, weights_path, ticket_path, out, log):
     models.new_head(model.net, ds["num_classes"], spec["seed"])
     mask = masks.load(ticket_path)
     masks.check_compatible(model.net, mask, str(ticket_path))
+    return model, mask
+
+
+def downstream_splits(spec):
+    return data.load_splits(spec["dataset"], spec.get("fraction", 1.0), spec.get("subset", "first"),
+                            spec.get("subset_seed", 0))
+
+
+def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
+    """Mask + pre-trained weights + new head, trained downstream; test metrics of the selected model."""
+    start = time.time()
+    splits = downstream_splits(spec)
+    model, mask = ticket_model(spec, weights_path, ticket_path)
     hp = hparams.train(spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log)
     model.load_state_dict(state)
-    test = engine.evaluate.report(model, data.to_device(splits["test"], device), device, hp,
-                                  engine.autocast_for(device), spec["seed"])
+    test_data = data.to_device(splits["test"], device)
+    autocast = engine.autocast_for(device)
+    test = evaluate.report(model, test_data, device, hp, autocast, spec["seed"])
+    if spec.get("transfer_attack") and attack_source:
+        source = load_trained(spec, attack_source, device)
+        acc, loss = evaluate.accuracy(model, test_data, device, hp.eval_batch_size, hp.eval_view,
+                                      hparams.attack(spec["transfer_attack"]), spec["seed"], autocast, source)
+        test.update(transfer_ra=100 * acc, transfer_ra_loss=loss)
     record = {"init": spec["init"], "pruner": spec["pruner"], "round": spec["round"],
-              "sparsity": masks.sparsity(mask), "dataset": ds["key"], "regime": spec["regime"],
+              "sparsity": masks.sparsity(mask), "dataset": spec["dataset"]["key"],
+              "data": spec.get("data", "full"), "n_train": len(splits["train"]),
+              "subset": spec.get("subset", "first"), "regime": spec["regime"],
               "seed": spec["seed"], "best_epoch": best["epoch"] if best else 0,
               **{f"test_{k}": v for k, v in test.items()}, "history": history,
               "seconds": time.time() - start, "device": str(device),
               "provenance": provenance.record(spec, spec["seed"], weights=str(weights_path),
-                                              ticket=str(ticket_path))}
+                                              ticket=str(ticket_path), attack_source=attack_source)}
     provenance.write_json(out, record)
     log(f"test: {test}")
+
+
+def train_attack_source(spec, out, log):
+    """Table A2's source: a dense robust model trained from scratch on the downstream task."""
+    ds = spec["dataset"]
+    torch.manual_seed(spec["seed"])
+    model = network(spec, ds["num_classes"], ds)
+    hp = hparams.train(spec["train"])
+    device = engine.pick_device(spec["device"])
+    model = models.prepare(model, device)
+    history, best, state = engine.train(model, data.load_splits(ds), hp, device, spec["seed"], log=log)
+    provenance.save_torch(out, {"state_dict": {k: v.cpu() for k, v in state.items()}, "history": history,
+                                "provenance": provenance.record(spec, spec["seed"])})
+
+
+def load_trained(spec, path, device):
+    ds = spec["dataset"]
+    model = network(spec, ds["num_classes"], ds)
+    model.load_state_dict(weights.load_canonical(path))
+    return models.prepare(model, device).eval()
+
+
+def trajectory(spec, weights_path, ticket_path, out, log):
+    """Re-run a transfer (same spec and seed) keeping a checkpoint every `checkpoint_every` epochs."""
+    splits = downstream_splits(spec)
+    model, mask = ticket_model(spec, weights_path, ticket_path)
+    hp = hparams.train(spec["train"])
+    device = engine.pick_device(spec["device"])
+    masks.apply(model.net, mask)
+    model = models.prepare(model, device)
+    states = [{k: v.detach().cpu().clone() for k, v in model.state_dict().items()}]
+
+    def keep(rec, model):
+        if rec["epoch"] % spec["checkpoint_every"] == 0 or rec["epoch"] == hp.epochs:
+            states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+
+    history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log, on_epoch=keep)
+    provenance.save_torch(out, {"states": states, "mask": mask, "history": history,
+                                "provenance": provenance.record(spec, spec["seed"])})
+
+
+def landscape(spec, trajectory_path, out, log):
+    """Fig. 6 / A9 data: loss on a random filter-normalised plane and on the trajectory's PCA plane."""
+    import pandas as pd
+
+    from . import landscape as ls
+
+    blob = torch.load(trajectory_path, map_location="cpu", weights_only=True)
+    states, mask = blob["states"], blob["mask"]
+    ds = spec["dataset"]
+    model = network(spec, ds["num_classes"], ds)
+    model.load_state_dict(states[-1])
+    device = engine.pick_device(spec["device"])
+    model = models.prepare(model, device).eval()
+    test = data.load_splits(ds)["test"]
+    test = data.to_device(test.take(slice(0, min(spec["test_size"], len(test)))), device)
+    attack = hparams.attack(spec["attack"]) if spec["attack"] else None
+    kw = dict(view=hparams.augment(spec["eval_view"]), attack=attack, seed=spec["seed"],
+              autocast=engine.autocast_for(device))
+    gen = torch.Generator().manual_seed(spec["seed"])
+    d1, d2 = ls.random_direction(model.net, mask, gen), ls.random_direction(model.net, mask, gen)
+    axis, loss, acc = ls.grid(model, d1, d2, test, device, spec["span"], spec["resolution"], **kw)
+    rows = [{"plane": "random", "alpha": float(a), "beta": float(b), "loss": float(loss[i, j]),
+             "acc": float(acc[i, j])} for i, a in enumerate(axis) for j, b in enumerate(axis)]
+    names = ls.direction_names(model.net)
+    net_states = [{k[len("net."):]: v for k, v in st.items() if k.startswith("net.")} for st in states]
+    dirs, coords, ratio = ls.pca_directions(net_states, names)
+    like = {n: p for n, p in model.net.named_parameters() if n in names}
+    p1, p2 = ls.unflatten(dirs[0], like, names), ls.unflatten(dirs[1], like, names)
+    span = 1.25 * float(coords.abs().max().clamp_min(1e-3))
+    axis, loss, acc = ls.grid(model, p1, p2, test, device, span, spec["resolution"], **kw)
+    rows += [{"plane": "pca", "alpha": float(a), "beta": float(b), "loss": float(loss[i, j]),
+              "acc": float(acc[i, j])} for i, a in enumerate(axis) for j, b in enumerate(axis)]
+    rows += [{"plane": "trajectory", "alpha": float(c[0]), "beta": float(c[1]), "step": t,
+              "explained": ratio[0] + (ratio[1] if len(ratio) > 1 else 0.0)} for t, c in enumerate(coords)]
+    table = pd.DataFrame(rows).assign(init=spec["init"], surface=spec["surface"])
+    provenance.write_text(out, table.to_csv(index=False))
+    log(f"landscape {spec['init']} {spec['surface']}: {spec['resolution']}x{spec['resolution']} grid, "
+        f"PCA explains {100 * sum(ratio):.1f} %")

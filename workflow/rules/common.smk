@@ -1,34 +1,77 @@
-# File naming shared by the rules: every result of a config lives under config["results"].
-
-
-def weights_file(init):
-    return f"{R}/weights/{init}.pt"
+# File naming and the job lists of each figure; every result of a config lives under config["results"].
+AN = cfg_mod.analysis(config)
+DATA_LABELS = [cfg_mod.data_label(f) for f in config["transfer"].get("data_fractions", [])]
 
 
 def ticket_file(init, pruner, k):
     return f"{R}/tickets/{init}/{pruner}/round{k}.pt"
 
 
-def transfer_file(init, pruner, k, dataset, regime, seed):
-    return f"{R}/transfer/{init}/{pruner}/round{k}/{dataset}/{regime}/seed{seed}.json"
+def transfer_file(init, pruner, k, dataset, data, regime, seed):
+    return f"{R}/transfer/{init}/{pruner}/round{k}/{dataset}/{data}/{regime}/seed{seed}.json"
 
 
-def tickets_of_fig3():
-    """(init, pruner, round) of Figure 3: dense, IMP per pre-training, random pruning."""
-    out = [(init, "dense", 0) for init in INITS]
-    out += [(init, "imp_st", k) for init in INITS for k in ROUNDS]
-    out += [(init, "random", k) for init in config["random_pruning"]["pretrain"] for k in ROUNDS]
-    return out
-
-
-def fig3_runs(wildcards=None):
+def runs(tickets, datasets, datas):
     return [
-        transfer_file(init, pruner, k, ds, regime, seed)
-        for init, pruner, k in tickets_of_fig3()
-        for ds in config["transfer"]["datasets"]
+        transfer_file(init, pruner, k, ds, data, regime, seed)
+        for init, pruner, k in tickets
+        for ds in datasets
+        for data in datas
         for regime in REGIMES
         for seed in SEEDS
     ]
+
+
+def fig3_runs(wildcards=None):
+    """Dense, IMP per pre-training and random pruning; full data; every transfer dataset."""
+    tickets = [(init, "dense", 0) for init in INITS]
+    tickets += [(init, "imp_st", k) for init in INITS for k in ROUNDS]
+    tickets += [(init, "random", k) for init in config["random_pruning"]["pretrain"] for k in ROUNDS]
+    return runs(tickets, config["transfer"]["datasets"], ["full"])
+
+
+def fig4_runs(wildcards=None):
+    """One pre-training (adversarial): IMP-ST, IMP-AT, OMP and random pruning against dense."""
+    init = AN["fig4"]["init"]
+    tickets = [(init, "dense", 0)] + [(init, p, k) for p in ("imp_st", "imp_at", "omp", "random") for k in ROUNDS]
+    return runs(tickets, AN["fig4"]["datasets"], ["full"])
+
+
+def fig5_runs(wildcards=None):
+    """Data-limited transfer of the IMP tickets of every pre-training."""
+    tickets = [(init, "dense", 0) for init in INITS] + [(init, "imp_st", k) for init in INITS for k in ROUNDS]
+    return runs(tickets, AN["fig5"]["datasets"], DATA_LABELS)
+
+
+def imp_tickets(wildcards=None):
+    return [ticket_file(init, "imp_st", k) for init in INITS for k in ROUNDS]
+
+
+def landscape_files(surface):
+    return [f"{R}/landscape/{init}/{surface}.csv" for init in INITS]
+
+
+SWT_SPARSE = r"(robust_bird|flying_bird|flying_bird_plus)(-kd_swa)?|dense-kd_swa"
+
+
+def swt_runs(wildcards=None):
+    sw = config.get("swt")
+    if not sw:
+        return []
+    return [
+        f"{R}/swt/{arch}/{ds}/{method}/seed{seed}.json"
+        for arch in sw["archs"]
+        for ds in sw["datasets"]
+        for method in sw["methods"]
+        for seed in sw["seeds"]
+    ]
+
+
+def swt_teacher(wildcards):
+    """KD + SWA runs distil from the dense run of the same architecture, dataset and seed."""
+    if wildcards.method.endswith("-kd_swa"):
+        return [f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/dense/seed{wildcards.seed}.pt"]
+    return []
 
 
 def made_by_pretrain_rule(wildcards):
@@ -39,6 +82,13 @@ def made_by_pretrain_rule(wildcards):
 
 def previous_ticket(wildcards):
     k = int(wildcards.round)
-    if wildcards.pruner != "imp_st":
+    if wildcards.pruner not in ("imp_st", "imp_at"):
         return []
-    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, "imp_st", k - 1)
+    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, wildcards.pruner, k - 1)
+
+
+def attack_source_of(wildcards):
+    """Adversarial transfers on Table A2's datasets are also evaluated under the transfer attack."""
+    if wildcards.regime == "adversarial" and wildcards.dataset in AN["table_a2"]["datasets"]:
+        return [f"{R}/attack_source/{wildcards.dataset}.pt"]
+    return []

@@ -1,6 +1,7 @@
-# Tickets on the source task, one file per round: round0 = dense; IMP round k re-trains the
-# rewound round k-1 ticket, prunes 20 % of the remaining conv weights and stores the mask;
-# random pruning draws a global random mask at the same sparsity.
+# Tickets on the source task, one file per round: round0 = dense; IMP round k (imp_st: standard,
+# imp_at: PGD re-training) re-trains the rewound round k-1 ticket and prunes 20 % of the remaining
+# conv weights globally by magnitude; omp prunes the pre-trained weights once to round k's
+# sparsity; random draws a seeded global random mask at that sparsity.
 
 
 rule ticket:

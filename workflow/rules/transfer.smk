@@ -1,20 +1,24 @@
-# Downstream transfer: one job per (pre-training, pruning method, round, dataset, regime, seed).
+# Downstream transfer: one job per (pre-training, pruning method, round, dataset, data, regime, seed);
+# data = full or fracF (data-limited). Table A2's robust source model, and Fig. 6's re-run that
+# keeps its checkpoints, are trained by the same engine.
 
 
 rule transfer:
     input:
         weights=f"{R}/weights/{{init}}.pt",
         ticket=f"{R}/tickets/{{init}}/{{pruner}}/round{{round}}.pt",
+        attack_source=attack_source_of,
     output:
-        f"{R}/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{regime}}/seed{{seed}}.json",
+        f"{R}/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.json",
     log:
-        f"{R}/logs/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{regime}}/seed{{seed}}.log",
+        f"{R}/logs/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.log",
     benchmark:
-        f"{R}/benchmarks/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{regime}}/seed{{seed}}.tsv"
+        f"{R}/benchmarks/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.tsv"
     params:
         spec=lambda w: jobs.dumps(
-            jobs.transfer(config, w.init, w.pruner, w.round, w.dataset, w.regime, w.seed)
+            jobs.transfer(config, w.init, w.pruner, w.round, w.dataset, w.data, w.regime, w.seed)
         ),
+        source=lambda w, input: f"--attack-source {input.attack_source}" if input.attack_source else "",
     threads: 1
     resources:
         gpu=1,
@@ -22,4 +26,66 @@ rule transfer:
         CONDA_ENV
     shell:
         "python scripts/transfer.py --spec {params.spec:q} --weights {input.weights} "
+        "--ticket {input.ticket} {params.source} --out {output} --threads {threads} > {log} 2>&1"
+
+
+rule attack_source:
+    output:
+        f"{R}/attack_source/{{dataset}}.pt",
+    log:
+        f"{R}/logs/attack_source/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/attack_source/{{dataset}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.attack_source(config, w.dataset)),
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/attack_source.py --spec {params.spec:q} --out {output} "
+        "--threads {threads} > {log} 2>&1"
+
+
+rule trajectory:
+    input:
+        weights=f"{R}/weights/{{init}}.pt",
+        ticket=lambda w: ticket_file(w.init, *jobs.fig6_ticket(config)),
+    output:
+        f"{R}/trajectory/{{init}}.pt",
+    log:
+        f"{R}/logs/trajectory/{{init}}.log",
+    benchmark:
+        f"{R}/benchmarks/trajectory/{{init}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init)),
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/trajectory.py --spec {params.spec:q} --weights {input.weights} "
         "--ticket {input.ticket} --out {output} --threads {threads} > {log} 2>&1"
+
+
+rule landscape:
+    input:
+        f"{R}/trajectory/{{init}}.pt",
+    output:
+        f"{R}/landscape/{{init}}/{{surface}}.csv",
+    log:
+        f"{R}/logs/landscape/{{init}}/{{surface}}.log",
+    benchmark:
+        f"{R}/benchmarks/landscape/{{init}}/{{surface}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface)),
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/landscape.py --spec {params.spec:q} --trajectory {input} --out {output} "
+        "--threads {threads} > {log} 2>&1"

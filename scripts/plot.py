@@ -1,4 +1,4 @@
-"""Figure 3: SA / RA vs sparsity per dataset, a curve per pre-training plus random pruning."""
+"""Render one figure or table (PDF) from its collected CSV."""
 
 import argparse
 
@@ -7,8 +7,9 @@ import _path  # noqa: F401
 from sparserobust import cli, plotting
 
 p = argparse.ArgumentParser(description=__doc__)
+p.add_argument("kind", choices=sorted(plotting.KINDS))
 p.add_argument("--table", required=True)
 p.add_argument("--out", required=True)
 p.add_argument("--title", default="")
 args = p.parse_args()
-cli.main(lambda: plotting.fig3(args.table, args.out, args.title))
+cli.main(lambda: plotting.KINDS[args.kind](args.table, args.out, args.title))

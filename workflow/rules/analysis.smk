@@ -1,0 +1,101 @@
+# Collected tables (CSV under <results>/tables/): runs per figure, double-win verdicts,
+# Table A2, mask similarity (Fig. A8), all-zero kernels (Fig. 7), loss landscapes (Fig. 6, A9).
+RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs}
+
+
+rule collect_runs:
+    input:
+        lambda w: RUNS[w.name](),
+    output:
+        f"{R}/tables/{{name}}.csv",
+    wildcard_constraints:
+        name="fig3|fig4|fig5",
+    log:
+        f"{R}/logs/tables/{{name}}.log",
+    benchmark:
+        f"{R}/benchmarks/tables/{{name}}.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py runs --out {output} {input} > {log} 2>&1"
+
+
+rule double_win_table:
+    input:
+        expand(f"{R}/tables/{{name}}.csv", name=["fig3", "fig4", "fig5"]),
+    output:
+        f"{R}/tables/table_doublewin.csv",
+    log:
+        f"{R}/logs/tables/table_doublewin.log",
+    benchmark:
+        f"{R}/benchmarks/tables/table_doublewin.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py doublewin --out {output} {input} > {log} 2>&1"
+
+
+rule transfer_attack_table:
+    input:
+        f"{R}/tables/fig3.csv",
+    output:
+        f"{R}/tables/tableA2.csv",
+    log:
+        f"{R}/logs/tables/tableA2.log",
+    benchmark:
+        f"{R}/benchmarks/tables/tableA2.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py transfer-attack --out {output} {input} > {log} 2>&1"
+
+
+rule mask_similarity:
+    input:
+        imp_tickets,
+    output:
+        f"{R}/tables/figA8.csv",
+    log:
+        f"{R}/logs/tables/figA8.log",
+    benchmark:
+        f"{R}/benchmarks/tables/figA8.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py similarity --out {output} {input} > {log} 2>&1"
+
+
+rule zero_kernels:
+    input:
+        verdicts=f"{R}/tables/table_doublewin.csv",
+        tickets=imp_tickets,
+    output:
+        f"{R}/tables/fig7.csv",
+    log:
+        f"{R}/logs/tables/fig7.log",
+    benchmark:
+        f"{R}/benchmarks/tables/fig7.tsv"
+    params:
+        where=f"--dataset {AN['fig7']['dataset']} --data {AN['fig7']['data']}",
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py kernels --verdicts {input.verdicts} {params.where} "
+        "--out {output} {input.tickets} > {log} 2>&1"
+
+
+rule landscape_table:
+    input:
+        lambda w: landscape_files("clean" if w.name == "fig6" else "pgd"),
+    output:
+        f"{R}/tables/{{name}}.csv",
+    wildcard_constraints:
+        name="fig6|figA9",
+    log:
+        f"{R}/logs/tables/{{name}}.log",
+    benchmark:
+        f"{R}/benchmarks/tables/{{name}}.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py concat --out {output} {input} > {log} 2>&1"

@@ -1,0 +1,64 @@
+# Sparsity Winning Twice: adversarial training from scratch, dense / Robust Bird / Flying Bird /
+# Flying Bird+, optionally with knowledge distillation from the dense run + SWA ("-kd_swa").
+# One job per (architecture, dataset, method, seed); the dense run also keeps its model (teacher).
+
+
+rule swt_dense:
+    output:
+        metrics=f"{R}/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.json",
+        model=f"{R}/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.pt",
+    log:
+        f"{R}/logs/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, "dense", w.seed)),
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/swt.py --spec {params.spec:q} --out {output.metrics} --model-out {output.model} "
+        "--threads {threads} > {log} 2>&1"
+
+
+rule swt_sparse:
+    input:
+        teacher=swt_teacher,
+    output:
+        f"{R}/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.json",
+    wildcard_constraints:
+        method=SWT_SPARSE,
+    log:
+        f"{R}/logs/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, w.method, w.seed)),
+        teacher=lambda w, input: f"--teacher {input.teacher}" if input.teacher else "",
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/swt.py --spec {params.spec:q} {params.teacher} --out {output} "
+        "--threads {threads} > {log} 2>&1"
+
+
+rule swt_table:
+    input:
+        swt_runs,
+    output:
+        f"{R}/tables/{{name}}.csv",
+    wildcard_constraints:
+        name="swt_main|swt_curves",
+    log:
+        f"{R}/logs/tables/{{name}}.log",
+    benchmark:
+        f"{R}/benchmarks/tables/{{name}}.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/tables.py {wildcards.name} --out {output} {input} > {log} 2>&1"
