@@ -60,6 +60,7 @@ include: "workflow/rules/figures.smk"
 
 
 rule all:
+    localrule: True
     input:
         expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
     default_target: True

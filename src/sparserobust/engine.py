@@ -9,12 +9,13 @@ there in batches; bf16 autocast on GPUs that support it, fp32 on the CPU.
 import contextlib
 import copy
 import functools
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-from . import attacks, data as data_mod, evaluate, masks, optim
+from . import attacks, checkpoint as checkpoint_mod, data as data_mod, evaluate, masks, optim
 
 
 def pick_device(name="auto"):
@@ -39,10 +40,18 @@ def _loss(logits, y, x, hp, teacher):
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
-def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None):
+def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None,
+                resume=None, on_step=None):
+    """One epoch. `resume` = (batches already done, their running sums) continues a pre-empted
+    epoch: the same data order and augmentations are replayed up to there (same generator
+    state at the epoch start) without training. `on_step(i, sums)` runs after every step."""
     model.train()
-    loss_sum, correct, n = torch.zeros((), device=device), torch.zeros((), device=device), 0
-    for x, y in data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True):
+    done, sums = resume or (0, (0.0, 0, 0))
+    loss_sum = torch.full((), float(sums[0]), device=device)
+    correct, n = torch.full((), int(sums[1]), device=device), int(sums[2])
+    for i, (x, y) in enumerate(data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True)):
+        if i < done:
+            continue
         if hp.train_attack is not None:
             x = attacks.pgd(model, x, y, hp.train_attack, dev_gen, autocast)
         with autocast():
@@ -61,15 +70,21 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
+        if on_step is not None:
+            on_step(i + 1, (float(loss_sum), int(correct), n))
     return {"train_loss": float(loss_sum) / n, "train_acc": 100 * float(correct) / n}
 
 
-def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, sparsifier=None, teacher=None):
+def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, sparsifier=None, teacher=None,
+          checkpoint=None, extra_state=None):
     """Train `model` (a models.Normalized) and return (history, best epoch record, best state).
 
     `sparsifier` (optional) sees every optimiser step (after_step may change `mask` in place)
     and every epoch record (after_epoch), and ends training early by setting `stop`.
     `teacher` (optional) distils into the model when hp.kd_alpha > 0.
+    `checkpoint` (a path): the full training state is saved there after every epoch and on
+    SIGTERM (then the process exits with 143), and a run finds it and continues; the result
+    equals an uninterrupted run. `extra_state` = (get, set) carries the caller's own state.
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -82,17 +97,58 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
         masks.apply(model.net, mask)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
-    for epoch in range(hp.epochs):
+    ckpt = checkpoint_mod.Checkpointer(checkpoint, log) if checkpoint else None
+    saved = ckpt.load() if ckpt else None
+    start_epoch, partial = 0, None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        history, best, best_state = saved["history"], saved["best"], saved["best_state"]
+        if mask is not None:
+            for n in mask:
+                mask[n] = saved["mask"][n].to(device)
+        checkpoint_mod.set_rng_state(saved["rng"], gen, dev_gen)
+        if extra_state is not None:
+            extra_state[1](saved["extra"])
+        start_epoch = saved["epoch"]
+        if saved["batch"]:
+            partial = (saved["batch"], saved["sums"])
+            gen.set_state(saved["gen_epoch_start"])
+
+    def snapshot(epoch, batch=0, sums=None, gen_epoch_start=None):
+        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "best": best,
+                   "best_state": best_state, "mask": mask, "rng": checkpoint_mod.rng_state(gen, dev_gen),
+                   "extra": extra_state[0]() if extra_state is not None else None, "epoch": epoch,
+                   "batch": batch, "sums": sums, "gen_epoch_start": gen_epoch_start})
+
+    bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
+    steps = -(-len(splits["train"]) // hp.batch_size)
+    for epoch in range(start_epoch, hp.epochs):
+        if sparsifier is not None and sparsifier.stop:
+            break
         start = time.time()
         opt.lr = optim.lr_at(hp, epoch)
         rec = {"epoch": epoch + 1, "lr": opt.lr}
+        gen_epoch_start = gen.get_state() if partial is None else saved["gen_epoch_start"]
+
+        def on_step(i, sums, epoch=epoch, gen_epoch_start=gen_epoch_start):
+            if bar:
+                progress(epoch + 1, hp.epochs, i, steps, sums)
+            if ckpt is not None and ckpt.stop_requested:
+                snapshot(epoch, i, sums, gen_epoch_start)
+                log(f"SIGTERM: saved the state at epoch {epoch + 1}, batch {i}; exiting")
+                raise checkpoint_mod.Preempted()
+
         rec.update(train_epoch(model, splits["train"], hp, device, opt, gen, dev_gen, mask, autocast,
-                               sparsifier, teacher))
+                               sparsifier, teacher, partial, on_step))
+        partial = None
         if hp.select != "last" and "val" in splits:
             val_hp = hp if hp.select == "ra" else _clean(hp)
             rec.update({f"val_{k}": v for k, v in evaluate.report(model, splits["val"], device, val_hp,
                                                                    autocast, seed).items()})
         rec["seconds"] = time.time() - start
+        if bar:
+            sys.stdout.write("\r\033[K")
         history.append(rec)
         log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
         if sparsifier is not None:
@@ -103,12 +159,22 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
         if best is None or score > best["score"]:
             best = {"epoch": rec["epoch"], "score": score}
             best_state = copy.deepcopy(model.state_dict())
+        if ckpt is not None:
+            snapshot(epoch + 1)
         if sparsifier is not None and sparsifier.stop:
             log(f"stopped after epoch {rec['epoch']}")
             break
     if best_state is None:  # zero epochs: the model as given
         best_state = copy.deepcopy(model.state_dict())
     return history, best, best_state
+
+
+def progress(epoch, epochs, step, steps, sums):
+    width = 30
+    done = int(width * step / max(1, steps))
+    sys.stdout.write(f"\repoch {epoch}/{epochs} [{'#' * done}{'.' * (width - done)}] {step}/{steps} "
+                     f"loss {sums[0] / max(1, sums[2]):.4f}")
+    sys.stdout.flush()
 
 
 def _clean(hp):

@@ -68,7 +68,9 @@ def to_file(mask, provenance):
 
 
 def load(path):
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    from . import provenance
+
+    blob = provenance.load_torch(path)
     if not isinstance(blob, dict) or "mask" not in blob:
         raise ValueError(f"{path}: not a ticket file (no 'mask' entry)")
     return {n: m.bool() for n, m in blob["mask"].items()}

@@ -41,10 +41,49 @@ def write_json(path, obj):
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def save_torch(path, obj):
+def save_plain_torch(path, obj):
+    """A plain torch.save file (the layout published checkpoints have), written atomically."""
     import torch
 
     return _atomic(path, lambda h: torch.save(obj, h))
+
+
+MAGIC = b"SRCK1"  # checksummed container: MAGIC, 64 hex digits of sha256(payload), newline, payload
+
+
+def save_torch(path, obj):
+    """torch.save into a checksummed container, atomically (temporary file, then rename)."""
+    import hashlib
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getvalue()
+    header = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    return _atomic(path, lambda h: (h.write(header), h.write(payload)))
+
+
+def load_torch(path):
+    """Read a file written by save_torch: the checksum is verified before anything is unpickled,
+    and only tensors and plain containers are accepted (weights_only)."""
+    import hashlib
+    import io
+
+    import torch
+
+    with open(path, "rb") as handle:
+        blob = handle.read()
+    head = len(MAGIC) + 65
+    if not blob.startswith(MAGIC) or len(blob) < head:
+        raise ValueError(f"{path}: not a checksummed file of this project (or truncated); delete it "
+                         "and rebuild it")
+    expected, payload = blob[len(MAGIC):head - 1].decode(), blob[head:]
+    if hashlib.sha256(payload).hexdigest() != expected:
+        raise ValueError(f"{path}: checksum mismatch: the file is corrupt or truncated; delete it and "
+                         "rebuild it (snakemake reruns the job that makes it)")
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
 
 
 def code_version():

@@ -4,7 +4,7 @@ import time
 
 import torch
 
-from . import data, engine, evaluate, hparams, masks, models, provenance, pruning, weights
+from . import checkpoint, data, engine, evaluate, hparams, masks, models, provenance, pruning, weights
 
 
 def network(spec, num_classes, ds):
@@ -28,13 +28,16 @@ def pretrain_demo(spec, out, log):
     hp = hparams.train(spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
-    history, best, state = engine.train(model, source_splits(ds), hp, device, spec["seed"], log=log)
+    history, best, state = engine.train(model, source_splits(ds), hp, device, spec["seed"], log=log,
+                                        checkpoint=checkpoint.resume_path(out))
     model.load_state_dict(state)
     net_state = {k: v.cpu() for k, v in model.net.state_dict().items()}
-    path = provenance.save_torch(out, weights.as_published(net_state, spec["format"], ds["mean"], ds["std"]))
+    published = weights.as_published(net_state, spec["format"], ds["mean"], ds["std"])
+    path = provenance.save_plain_torch(out, published)
     provenance.write_text(f"{out}.sha256", f"{weights.sha256_of(path)}  {path.name}\n")
     provenance.write_json(f"{out}.json", {"history": history, "best": best,
                                           "provenance": provenance.record(spec, spec["seed"])})
+    checkpoint.finished(out)
 
 
 def fetch(spec, out, download_dir, log):
@@ -65,23 +68,24 @@ def make_ticket(spec, weights_path, prev_path, out, log):
         masks.check_compatible(model.net, mask, str(prev_path))
         state = pre
         if k > 1:
-            history, state = retrain(spec, model, pre, mask, log)
+            history, state = retrain(spec, model, pre, mask, log, checkpoint.resume_path(out))
         mask = pruning.prune("magnitude", state, mask, spec["prune_fraction"])
     elif pruner != "dense":
         raise ValueError(f"unknown pruner {pruner!r}")
     log(f"{pruner} round {k}: sparsity {masks.sparsity(mask):.4f}")
     prov = provenance.record(spec, spec["seed"], weights=str(weights_path), retrain_history=history)
     provenance.save_torch(out, masks.to_file(mask, prov))
+    checkpoint.finished(out)
 
 
-def retrain(spec, model, pre, mask, log):
+def retrain(spec, model, pre, mask, log, resume=None):
     """Rewind to the pre-trained weights under `mask`, then re-train on the source task."""
     model.net.load_state_dict(pruning.rewind(pre, mask))
     hp = hparams.train(spec["retrain"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, _, state = engine.train(model, source_splits(spec["source"]), hp, device,
-                                     spec["seed"] + spec["round"], mask=mask, log=log)
+                                     spec["seed"] + spec["round"], mask=mask, log=log, checkpoint=resume)
     model.load_state_dict(state)
     return history, {k: v.cpu() for k, v in model.net.state_dict().items()}
 
@@ -113,7 +117,8 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
     hp = hparams.train(spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
-    history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log)
+    history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
+                                        checkpoint=checkpoint.resume_path(out))
     model.load_state_dict(state)
     test_data = data.to_device(splits["test"], device)
     autocast = engine.autocast_for(device)
@@ -133,6 +138,7 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
               "provenance": provenance.record(spec, spec["seed"], weights=str(weights_path),
                                               ticket=str(ticket_path), attack_source=attack_source)}
     provenance.write_json(out, record)
+    checkpoint.finished(out)
     log(f"test: {test}")
 
 
@@ -144,9 +150,11 @@ def train_attack_source(spec, out, log):
     hp = hparams.train(spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
-    history, best, state = engine.train(model, data.load_splits(ds), hp, device, spec["seed"], log=log)
+    history, best, state = engine.train(model, data.load_splits(ds), hp, device, spec["seed"], log=log,
+                                        checkpoint=checkpoint.resume_path(out))
     provenance.save_torch(out, {"state_dict": {k: v.cpu() for k, v in state.items()}, "history": history,
                                 "provenance": provenance.record(spec, spec["seed"])})
+    checkpoint.finished(out)
 
 
 def load_trained(spec, path, device):
@@ -170,9 +178,14 @@ def trajectory(spec, weights_path, ticket_path, out, log):
         if rec["epoch"] % spec["checkpoint_every"] == 0 or rec["epoch"] == hp.epochs:
             states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
 
-    history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log, on_epoch=keep)
+    def set_states(saved):
+        states[:] = saved
+
+    history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log, on_epoch=keep,
+                                 checkpoint=checkpoint.resume_path(out), extra_state=(lambda: states, set_states))
     provenance.save_torch(out, {"states": states, "mask": mask, "history": history,
                                 "provenance": provenance.record(spec, spec["seed"])})
+    checkpoint.finished(out)
 
 
 def landscape(spec, trajectory_path, out, log):
@@ -181,7 +194,7 @@ def landscape(spec, trajectory_path, out, log):
 
     from . import landscape as ls
 
-    blob = torch.load(trajectory_path, map_location="cpu", weights_only=True)
+    blob = provenance.load_torch(trajectory_path)
     states, mask = blob["states"], blob["mask"]
     ds = spec["dataset"]
     model = network(spec, ds["num_classes"], ds)

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from . import data, engine, evaluate, flops, hparams, masks, models, provenance, sparse
+from . import checkpoint, data, engine, evaluate, flops, hparams, masks, models, provenance, sparse
 
 METHODS = ("dense", "robust_bird", "flying_bird", "flying_bird_plus")
 
@@ -42,6 +42,21 @@ class FlyingBird:
         if self.adaptive is not None and "val_ra" in rec:
             self.adaptive.observe(rec["epoch"], rec["train_acc"] - rec["val_ra"], rec["val_ra_loss"])
 
+    def state(self):
+        out = {"gen": self.gen.get_state(), "density_log": self.density_log}
+        if self.adaptive is not None:
+            out["adaptive"] = {"gaps": list(self.adaptive.gaps), "losses": list(self.adaptive.losses),
+                               "epoch": getattr(self.adaptive, "epoch", 0)}
+        return out
+
+    def set_state(self, state):
+        self.gen.set_state(state["gen"])
+        self.density_log[:] = state["density_log"]
+        if self.adaptive is not None:
+            self.adaptive.gaps.extend(state["adaptive"]["gaps"])
+            self.adaptive.losses.extend(state["adaptive"]["losses"])
+            self.adaptive.epoch = state["adaptive"]["epoch"]
+
 
 class EarlyBirdWatch:
     """Robust Bird stage 1: a global conv mask at the target density after every epoch; stop
@@ -60,6 +75,13 @@ class EarlyBirdWatch:
         if self.test.add(sparse.global_magnitude_mask(self.net, self.names, self.density)) and not self.stop:
             self.stop, self.found_epoch = True, rec["epoch"]
 
+    def state(self):
+        return {"masks": list(self.test.masks), "stop": self.stop, "found_epoch": self.found_epoch}
+
+    def set_state(self, state):
+        self.test.masks.extend(state["masks"])
+        self.stop, self.found_epoch = state["stop"], state["found_epoch"]
+
 
 def build(spec, ds):
     net = models.build(spec["arch"], ds["num_classes"])
@@ -68,6 +90,7 @@ def build(spec, ds):
 
 def run(spec, out, log, teacher_path=None, model_out=None):
     start = time.time()
+    resume = checkpoint.resume_path(out)
     torch.manual_seed(spec["seed"])
     ds = spec["dataset"]
     splits = data.load_splits(ds)
@@ -86,7 +109,8 @@ def run(spec, out, log, teacher_path=None, model_out=None):
         stage1 = hparams.train(rb["stage1"])
         watch = EarlyBirdWatch(model.net, density, rb["window"], rb["threshold"])
         hist1, _, _ = engine.train(model, splits, dataclasses.replace(stage1, select="last"), device,
-                                   spec["seed"], log=log, sparsifier=watch)
+                                   spec["seed"], log=log, sparsifier=watch, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
+                                   extra_state=(watch.state, watch.set_state))
         info["ticket_epoch"] = watch.found_epoch or len(hist1)
         extra_flops = flops.training_flops([dense_total] * len(hist1), len(splits["train"]), 0)
         mask = sparse.global_magnitude_mask(model.net, names, density)
@@ -108,7 +132,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     teacher = None
     if teacher_path:
         teacher = models.prepare(build(spec, ds), device)
-        teacher.load_state_dict(torch.load(teacher_path, map_location=device, weights_only=True)["state_dict"])
+        teacher.load_state_dict(provenance.load_torch(teacher_path)["state_dict"])
         teacher.eval()
     test = data.to_device(splits["test"], device)
     autocast = engine.autocast_for(device)
@@ -126,8 +150,21 @@ def run(spec, out, log, teacher_path=None, model_out=None):
             swa.update(rec["epoch"], model)
         per_epoch.append(rec)
 
+    def get_state():
+        return {"per_epoch": per_epoch, "epoch_flops": epoch_flops,
+                "sparsifier": sparsifier.state() if sparsifier is not None else None,
+                "swa": swa.state() if swa is not None else None}
+
+    def set_state(state):
+        per_epoch[:], epoch_flops[:] = state["per_epoch"], state["epoch_flops"]
+        if sparsifier is not None:
+            sparsifier.set_state(state["sparsifier"])
+        if swa is not None:
+            swa.set_state(state["swa"])
+
     history, best, best_state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
-                                             on_epoch=on_epoch, sparsifier=sparsifier, teacher=teacher)
+                                             on_epoch=on_epoch, sparsifier=sparsifier, teacher=teacher,
+                                             checkpoint=resume, extra_state=(get_state, set_state))
     final_state = {k: v.clone() for k, v in model.state_dict().items()}
     final_mask = sparsifier.mask if sparsifier is not None else mask
     if swa is not None and swa.count:
@@ -158,6 +195,8 @@ def run(spec, out, log, teacher_path=None, model_out=None):
         provenance.save_torch(model_out, {"state_dict": {k: v.cpu() for k, v in best_state.items()},
                                           "provenance": record["provenance"]})
     provenance.write_json(out, record)
+    checkpoint.finished(out)
+    checkpoint.finished(f"{out}.stage1")  # Robust Bird's stage 1 (resume path {out}.stage1.resume)
     log(f"best RA {results['best_test_ra']:.2f} final RA {results['final_test_ra']:.2f} "
         f"gap {results['final_gap']:.2f} density {results['final_density']:.3f}")
 
@@ -171,6 +210,13 @@ class SWA:
 
         self.avg = AveragedModel(model)
         self.start, self.count = start, 0
+
+    def state(self):
+        return {"avg": self.avg.state_dict(), "count": self.count}
+
+    def set_state(self, state):
+        self.avg.load_state_dict(state["avg"])
+        self.count = state["count"]
 
     def update(self, epoch, model):
         if epoch >= self.start:

@@ -3,7 +3,6 @@
 import io
 
 import pandas as pd
-import torch
 
 from . import analysis, metrics, provenance, published
 
@@ -48,7 +47,7 @@ def transfer_attack(args):
 
 
 def load_ticket(path):
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = provenance.load_torch(path)
     spec = blob["provenance"]["config"]
     return spec["init"], spec["round"], blob["sparsity"], {n: m.bool() for n, m in blob["mask"].items()}
 

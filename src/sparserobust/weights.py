@@ -2,7 +2,8 @@
 each published format into one canonical torchvision ResNet-50 state dict.
 
 Files are only ever read with torch.load(weights_only=True): no code is unpickled, and a
-pinned sha256 is verified before the file is opened at all.
+pinned sha256 is verified before the file is opened at all. The canonical files this stage
+writes carry their own checksum (provenance.save_torch).
 """
 
 import hashlib
@@ -147,7 +148,7 @@ def save_canonical(state, out, entry, sha, key):
 
 
 def load_canonical(path):
-    blob = read_checkpoint(path, "canonical weights file")
+    blob = provenance.load_torch(path)
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise ValueError(f"{path}: not a canonical weights file (no 'state_dict')")
     return blob["state_dict"]

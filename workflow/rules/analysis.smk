@@ -4,6 +4,7 @@ RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs}
 
 
 rule collect_runs:
+    localrule: True
     input:
         lambda w: RUNS[w.name](),
     output:
@@ -21,6 +22,7 @@ rule collect_runs:
 
 
 rule double_win_table:
+    localrule: True
     input:
         expand(f"{R}/tables/{{name}}.csv", name=["fig3", "fig4", "fig5"]),
     output:
@@ -36,6 +38,7 @@ rule double_win_table:
 
 
 rule transfer_attack_table:
+    localrule: True
     input:
         f"{R}/tables/fig3.csv",
     output:
@@ -51,6 +54,7 @@ rule transfer_attack_table:
 
 
 rule mask_similarity:
+    localrule: True
     input:
         imp_tickets,
     output:
@@ -66,6 +70,7 @@ rule mask_similarity:
 
 
 rule zero_kernels:
+    localrule: True
     input:
         verdicts=f"{R}/tables/table_doublewin.csv",
         tickets=imp_tickets,
@@ -85,6 +90,7 @@ rule zero_kernels:
 
 
 rule landscape_table:
+    localrule: True
     input:
         lambda w: landscape_files("clean" if w.name == "fig6" else "pgd"),
     output:

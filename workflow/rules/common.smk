@@ -92,3 +92,28 @@ def attack_source_of(wildcards):
     if wildcards.regime == "adversarial" and wildcards.dataset in AN["table_a2"]["datasets"]:
         return [f"{R}/attack_source/{wildcards.dataset}.pt"]
     return []
+
+
+GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory", "landscape", "swt_dense", "swt_sparse")
+RETRIES = config.get("retries", 2)
+
+
+def res(rule):
+    """A rule's resources from config["resources"]: GPU rules ask for one GPU unless told otherwise.
+    Tickets that need no re-training (dense, random, OMP, IMP round 1) ask for one GPU, briefly."""
+    out = {"gpu": 1} if rule in GPU_RULES else {}
+    out.update(config.get("resources", {}).get(rule, {}))
+    if rule == "ticket":
+        light = {"gpu": 1, "cpus_per_gpu": 2, "mem_mb": 16000, "runtime": 60}
+        return {k: (lambda w, v=v, k=k: v if retrains(w) else light.get(k, v)) for k, v in out.items()}
+    return out
+
+
+def retrains(wildcards):
+    return wildcards.pruner in ("imp_st", "imp_at") and int(wildcards.round) > 1
+
+
+def launcher(wildcards, resources):
+    """torchrun (DDP over the job's GPUs) when a job asks for several, plain python otherwise."""
+    n = int(resources.get("gpu", 1) or 1)
+    return f"torchrun --standalone --nproc_per_node={n}" if n > 1 else "python"

@@ -6,6 +6,7 @@ for fig, table in FIGURES.items():
     rule:
         name:
             f"plot_{fig}"
+        localrule: True
         input:
             f"{R}/tables/{table}.csv",
         output:

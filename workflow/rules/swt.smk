@@ -15,7 +15,8 @@ rule swt_dense:
         spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, "dense", w.seed)),
     threads: 1
     resources:
-        gpu=1,
+        **res("swt_dense"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -39,7 +40,8 @@ rule swt_sparse:
         teacher=lambda w, input: f"--teacher {input.teacher}" if input.teacher else "",
     threads: 1
     resources:
-        gpu=1,
+        **res("swt_sparse"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -48,6 +50,7 @@ rule swt_sparse:
 
 
 rule swt_table:
+    localrule: True
     input:
         swt_runs,
     output:

@@ -17,11 +17,13 @@ rule ticket:
     params:
         spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
         previous=lambda w, input: f"--previous {input.previous}" if input.previous else "",
+        launch=launcher,
     threads: 1
     resources:
-        gpu=1,
+        **res("ticket"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
-        "python scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
+        "{params.launch} scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
         "{params.previous} --out {output} --threads {threads} > {log} 2>&1"

@@ -21,7 +21,8 @@ rule transfer:
         source=lambda w, input: f"--attack-source {input.attack_source}" if input.attack_source else "",
     threads: 1
     resources:
-        gpu=1,
+        **res("transfer"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -40,7 +41,8 @@ rule attack_source:
         spec=lambda w: jobs.dumps(jobs.attack_source(config, w.dataset)),
     threads: 1
     resources:
-        gpu=1,
+        **res("attack_source"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -62,7 +64,8 @@ rule trajectory:
         spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init)),
     threads: 1
     resources:
-        gpu=1,
+        **res("trajectory"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -83,7 +86,8 @@ rule landscape:
         spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface)),
     threads: 1
     resources:
-        gpu=1,
+        **res("landscape"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:

@@ -15,7 +15,8 @@ rule pretrain_demo:
         spec=lambda w: jobs.dumps(jobs.pretrain(config, w.init)),
     threads: 1
     resources:
-        gpu=1,
+        **res("pretrain_demo"),
+    retries: RETRIES
     conda:
         CONDA_ENV
     shell:
@@ -35,6 +36,8 @@ rule fetch_weights:
     params:
         spec=lambda w: jobs.dumps(jobs.fetch(config, w.init)),
         downloads=f"{R}/downloads",
+    resources:
+        **res("fetch_weights"),
     conda:
         CONDA_ENV
     shell:

@@ -1,0 +1,114 @@
+"""Resume: a training job killed with SIGKILL, or pre-empted with SIGTERM, and started again
+ends with the same metrics as an uninterrupted run; corrupt state is refused."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from sparserobust import config, jobs, masks, models, provenance, weights
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("resume")
+    cfg = config.load(ROOT / "config" / "demo.yaml")
+    cfg["transfer"]["regimes"]["adversarial"]["epochs"] = 6
+    spec = jobs.transfer(cfg, "standard", "dense", 0, "demo_cifar10", "full", "adversarial", 0)
+    spec.pop("transfer_attack")
+    spec["device"] = "cpu"
+    torch.manual_seed(0)
+    net = models.build(cfg["model"]["arch"], cfg["model"]["source_classes"])
+    weights.save_canonical(net.state_dict(), tmp / "w.pt", {"format": "torchvision"}, None, "pretrain.standard")
+    provenance.save_torch(tmp / "t.pt", masks.to_file(masks.ones_like(net), {}))
+    return tmp, spec
+
+
+def command(tmp, spec, out):
+    return [sys.executable, str(ROOT / "scripts" / "transfer.py"), "--spec", json.dumps(spec), "--weights",
+            str(tmp / "w.pt"), "--ticket", str(tmp / "t.pt"), "--out", str(out)]
+
+
+def metrics(path):
+    rec = json.loads(Path(path).read_text())
+    hist = [{k: v for k, v in h.items() if k != "seconds"} for h in rec["history"]]
+    return rec["test_sa"], rec["test_ra"], rec["best_epoch"], hist
+
+
+def wait_for(predicate, proc, limit=120):
+    start = time.time()
+    while not predicate():
+        assert proc.poll() is None, "the job ended before it could be interrupted"
+        assert time.time() - start < limit
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def reference(job):
+    tmp, spec = job
+    out = tmp / "reference.json"
+    subprocess.run(command(tmp, spec, out), check=True, capture_output=True, timeout=300)
+    assert not Path(f"{out}.resume").exists()  # the state is removed once the output is written
+    return metrics(out)
+
+
+def test_sigkill_then_restart_gives_the_same_metrics(job, reference):
+    tmp, spec = job
+    out = tmp / "killed.json"
+    resume = Path(f"{out}.resume")
+    proc = subprocess.Popen(command(tmp, spec, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(resume.exists, proc)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and resume.exists()
+    state = provenance.load_torch(resume)
+    assert 1 <= state["epoch"] < 6
+    done = subprocess.run(command(tmp, spec, out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resuming from" in done.stdout
+    assert metrics(out) == reference
+
+
+def test_sigterm_saves_mid_epoch_and_restart_gives_the_same_metrics(job, reference):
+    tmp, spec = job
+    out = tmp / "preempted.json"
+    log = tmp / "preempted.log"
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(command(tmp, spec, out), stdout=handle, stderr=subprocess.STDOUT)
+        wait_for(lambda: "epoch=2" in log.read_text(), proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143
+    state = provenance.load_torch(f"{out}.resume")
+    assert state["batch"] > 0  # saved in the middle of an epoch
+    done = subprocess.run(command(tmp, spec, out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert metrics(out) == reference
+
+
+def test_corrupt_or_truncated_files_are_refused(job, tmp_path):
+    tmp, _ = job
+    good = (tmp / "t.pt").read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="checksum"):
+        masks.load(cut)
+    flipped = bytearray(good)
+    flipped[-10] ^= 0xFF
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="corrupt"):
+        weights.load_canonical(bad)
+    plain = tmp_path / "plain.pt"
+    torch.save({"mask": {}}, plain)
+    with pytest.raises(ValueError, match="not a checksummed file"):
+        masks.load(plain)
