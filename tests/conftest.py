@@ -1,6 +1,8 @@
+import pickle
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,3 +14,32 @@ sys.path.insert(0, str(ROOT / "src"))
 def _threads():
     torch.set_num_threads(2)
     torch.manual_seed(0)
+
+
+def fake_cifar10(root, n_train=60, n_test=20):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n_train + n_test, 3072), dtype=np.uint8)
+    labels = (np.arange(n_train + n_test) % 10).tolist()
+    per = n_train // 5
+    for i in range(5):
+        sl = slice(i * per, (i + 1) * per)
+        with open(folder / f"data_batch_{i + 1}", "wb") as f:
+            pickle.dump({"data": images[sl], "labels": labels[sl]}, f)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({"data": images[n_train:], "labels": labels[n_train:]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [str(i) for i in range(10)]}, f)
+    return images.reshape(-1, 3, 32, 32)
+
+
+@pytest.fixture
+def trusting(monkeypatch):
+    """Fake dataset files are not the official ones: skip torchvision's md5 check, nothing else."""
+    import torchvision.datasets as tvd
+    import torchvision.datasets.cifar as cifar
+
+    for cls in (tvd.CIFAR10, tvd.SVHN):
+        monkeypatch.setattr(cls, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: True)

@@ -1,29 +1,10 @@
-import pickle
-
 import numpy as np
 import pytest
 import torch
 
+from conftest import fake_cifar10
 from sparserobust import augment, data, hparams
 from sparserobust.demo_data import generate
-
-
-def fake_cifar10(root, n_train=60, n_test=20):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (n_train + n_test, 3072), dtype=np.uint8)
-    labels = (np.arange(n_train + n_test) % 10).tolist()
-    per = n_train // 5
-    for i in range(5):
-        sl = slice(i * per, (i + 1) * per)
-        with open(folder / f"data_batch_{i + 1}", "wb") as f:
-            pickle.dump({"data": images[sl], "labels": labels[sl]}, f)
-    with open(folder / "test_batch", "wb") as f:
-        pickle.dump({"data": images[n_train:], "labels": labels[n_train:]}, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [str(i) for i in range(10)]}, f)
-    return images.reshape(-1, 3, 32, 32)
 
 
 def fake_svhn(root, n_train=30, n_test=10):
@@ -34,18 +15,6 @@ def fake_svhn(root, n_train=30, n_test=10):
         x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
         y = (np.arange(n) % 10 + 1).reshape(-1, 1)  # SVHN stores digit 0 as label 10
         savemat(root / f"{split}_32x32.mat", {"X": x, "y": y})
-
-
-@pytest.fixture
-def trusting(monkeypatch):
-    """The fake files are not the official ones: skip torchvision's md5 check, nothing else."""
-    import torchvision.datasets as tvd
-
-    import torchvision.datasets.cifar as cifar
-
-    for cls in (tvd.CIFAR10, tvd.SVHN):
-        monkeypatch.setattr(cls, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: True)
 
 
 def spec(key, name, root, **kw):

@@ -30,6 +30,6 @@ def main(fn):
     """Run fn(); print a one-line error (no traceback noise) on a known failure and exit 1."""
     try:
         fn()
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # OSError: missing files, a full disk, permissions
         print(f"error: {err}", file=sys.stderr, flush=True)
         sys.exit(1)
