@@ -62,5 +62,5 @@ def apply(x_uint8, hp, gen=None):
     """uint8 batch on the device -> augmented float batch in [0, 1]."""
     if hp.kind not in KINDS:
         raise ValueError(f"unknown augmentation kind {hp.kind!r}; known: {sorted(KINDS)}")
-    x = x_uint8.float().div_(255.0)
+    x = x_uint8.to(torch.get_default_dtype()).div_(255.0)
     return KINDS[hp.kind](x, hp, gen).contiguous()

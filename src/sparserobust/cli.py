@@ -19,6 +19,8 @@ def parse(p, argv=None):
     args = p.parse_args(argv)
     args.spec = json.loads(args.spec)
     torch.set_num_threads(max(1, args.threads))
+    if os.environ.get("SPARSEROBUST_FLOAT64") == "1":  # exactness tests: float64 everywhere
+        torch.set_default_dtype(torch.float64)
     return args
 
 

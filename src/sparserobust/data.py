@@ -127,7 +127,7 @@ def batches(data, batch_size, device, hp=None, generator=None, shuffle=False, dr
     for start in range(0, stop, batch_size):
         idx = order[start:start + batch_size]
         x = data.x[idx]
-        x = augment.apply(x, hp, dev_gen) if hp is not None else x.float().div_(255.0)
+        x = augment.apply(x, hp, dev_gen) if hp is not None else x.to(torch.get_default_dtype()).div_(255.0)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         yield x, data.y[idx]

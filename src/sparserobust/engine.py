@@ -15,13 +15,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import attacks, checkpoint as checkpoint_mod, data as data_mod, evaluate, masks, optim
+from . import attacks, checkpoint as checkpoint_mod, data as data_mod, distributed, evaluate, masks, optim
 
 
 def pick_device(name="auto"):
+    """The configured device; under torchrun on CUDA, the process's own GPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return distributed.device(torch.device(name))
 
 
 def autocast_for(device):
@@ -31,17 +32,17 @@ def autocast_for(device):
 
 
 def _loss(logits, y, x, hp, teacher):
-    loss = F.cross_entropy(logits.float(), y)
+    loss = F.cross_entropy(evaluate.full(logits), y)
     if teacher is None or not hp.kd_alpha:
         return loss
     with torch.no_grad():
-        target = F.softmax(teacher(x).float() / hp.kd_temperature, dim=1)
-    kd = F.kl_div(F.log_softmax(logits.float() / hp.kd_temperature, dim=1), target, reduction="batchmean")
+        target = F.softmax(evaluate.full(teacher(x)) / hp.kd_temperature, dim=1)
+    kd = F.kl_div(F.log_softmax(evaluate.full(logits) / hp.kd_temperature, dim=1), target, reduction="batchmean")
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
 def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None,
-                resume=None, on_step=None):
+                resume=None, on_step=None, fwd=None):
     """One epoch. `resume` = (batches already done, their running sums) continues a pre-empted
     epoch: the same data order and augmentations are replayed up to there (same generator
     state at the epoch start) without training. `on_step(i, sums)` runs after every step."""
@@ -52,10 +53,12 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
     for i, (x, y) in enumerate(data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True)):
         if i < done:
             continue
+        if isinstance(train, data_mod.ArrayData):  # streamed folders hand out their share already
+            x, y = distributed.shard(x, y)
         if hp.train_attack is not None:
             x = attacks.pgd(model, x, y, hp.train_attack, dev_gen, autocast)
         with autocast():
-            logits = model(x)
+            logits = (fwd or model)(x)
             loss = _loss(logits, y, x, hp, teacher)
         opt.zero_grad()
         loss.backward()
@@ -72,7 +75,8 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
         n += len(y)
         if on_step is not None:
             on_step(i + 1, (float(loss_sum), int(correct), n))
-    return {"train_loss": float(loss_sum) / n, "train_acc": 100 * float(correct) / n}
+    loss_total, correct_total, n_total = distributed.sum_all([float(loss_sum), float(correct), n])
+    return {"train_loss": loss_total / n_total, "train_acc": 100 * correct_total / n_total}
 
 
 def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, sparsifier=None, teacher=None,
@@ -95,6 +99,8 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
         for n, m in list(mask.items()):  # in place, so a sparsifier holding `mask` sees the same dict
             mask[n] = m.to(device)
         masks.apply(model.net, mask)
+    distributed.init(device)
+    fwd = distributed.wrap(model, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
     ckpt = checkpoint_mod.Checkpointer(checkpoint, log) if checkpoint else None
@@ -116,6 +122,8 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
             gen.set_state(saved["gen_epoch_start"])
 
     def snapshot(epoch, batch=0, sums=None, gen_epoch_start=None):
+        if not distributed.is_main():
+            return
         ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "best": best,
                    "best_state": best_state, "mask": mask, "rng": checkpoint_mod.rng_state(gen, dev_gen),
                    "extra": extra_state[0]() if extra_state is not None else None, "epoch": epoch,
@@ -140,7 +148,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
                 raise checkpoint_mod.Preempted()
 
         rec.update(train_epoch(model, splits["train"], hp, device, opt, gen, dev_gen, mask, autocast,
-                               sparsifier, teacher, partial, on_step))
+                               sparsifier, teacher, partial, on_step, fwd))
         partial = None
         if hp.select != "last" and "val" in splits:
             val_hp = hp if hp.select == "ra" else _clean(hp)

@@ -8,6 +8,11 @@ import torch.nn.functional as F
 from . import attacks, data as data_mod
 
 
+def full(t):
+    """bf16 autocast outputs in float32 for losses; float64 runs (exactness tests) stay float64."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
 def accuracy(model, data, device, batch_size, view=None, attack=None, seed=0,
              autocast=contextlib.nullcontext, source=None):
     """(accuracy, mean loss) on clean inputs, or under `attack` (AttackHParams) if given.
@@ -23,7 +28,7 @@ def accuracy(model, data, device, batch_size, view=None, attack=None, seed=0,
             if attack is not None:
                 x = attacks.pgd(crafter, x, y, attack, gen, autocast)
             with torch.no_grad(), autocast():
-                logits = model(x).float()
+                logits = full(model(x))
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())
             n += len(y)

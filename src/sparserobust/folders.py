@@ -28,11 +28,18 @@ class FolderData:
         return datasets.ImageFolder(str(self.root), transforms.Compose(tf + [transforms.PILToTensor()]))
 
     def batches(self, batch_size, device, generator=None, shuffle=False):
-        loader = torch.utils.data.DataLoader(self.dataset(), batch_size=batch_size, shuffle=shuffle,
-                                             generator=generator, num_workers=self.workers,
+        """Batches of this process's share (under torchrun) of each global batch of `batch_size`."""
+        from . import distributed
+
+        dataset = self.dataset()
+        n = len(dataset)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        plan = [order[i:i + batch_size][distributed.rank()::distributed.world()].tolist()
+                for i in range(0, n, batch_size)]
+        loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, num_workers=self.workers,
                                              pin_memory=device.type == "cuda", persistent_workers=False)
         for x, y in loader:
-            x = x.to(device, non_blocking=True).float().div_(255.0)
+            x = x.to(device, non_blocking=True).to(torch.get_default_dtype()).div_(255.0)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, y.to(device, non_blocking=True)

@@ -10,8 +10,8 @@ class Normalized(nn.Module):
     def __init__(self, net, mean, std):
         super().__init__()
         self.net = net
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.get_default_dtype()).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.get_default_dtype()).view(1, -1, 1, 1))
 
     def forward(self, x):
         return self.net((x - self.mean) / self.std)

@@ -12,8 +12,11 @@ from . import __version__
 
 
 def _atomic(path, write):
-    """Write through a temporary file in the target folder, then rename it into place."""
+    """Write through a temporary file in the target folder, then rename it into place.
+    Under torchrun only the first process (RANK 0) writes; the others share its files."""
     path = Path(path)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
