@@ -82,7 +82,7 @@ def test_tiny_workflow_makes_every_figure(tmp_path):
     swt = pd.read_csv(tmp_path / "results/tables/swt_main.csv").set_index("method")
     assert set(swt.index) == {"dense", "robust_bird", "flying_bird", "flying_bird_plus", "flying_bird_plus-kd_swa"}
     assert abs(swt.loc["flying_bird", "final_density"] - 0.2) < 0.01 and swt.loc["dense", "final_density"] == 1
-    assert swt.loc["flying_bird", "train_flops"] < 0.5 * swt.loc["dense", "train_flops"]
+    assert swt.loc["flying_bird", "train_flops"] < 0.75 * swt.loc["dense", "train_flops"]  # IGQ keeps early layers denser
     assert swt.loc["robust_bird", "ticket_epoch"] >= 3  # a full window of masks first
     land = pd.read_csv(tmp_path / "results/tables/fig6.csv")
     assert set(land["plane"]) == {"random", "pca", "trajectory"}
