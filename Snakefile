@@ -56,6 +56,7 @@ include: "workflow/rules/tickets.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/swt.smk"
+include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/figures.smk"
 
 

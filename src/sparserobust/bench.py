@@ -7,6 +7,7 @@ the device as uint8, batch augmentation there, channels_last and bf16 autocast o
 mask applied once after the optimiser step. Both run the same model, batch, attack and mask.
 """
 
+import dataclasses
 import platform
 import time
 
@@ -58,8 +59,8 @@ def _sync(device):
 def run_engine(case, batch, steps, attack, device):
     net, mask, train, aug, _ = _setup(case, batch, steps)
     model = models.prepare(models.Normalized(net, [0.5] * 3, [0.25] * 3), device)
-    hp = hparams.train({"epochs": 1, "lr": 0.01, "batch_size": batch, "train_attack": attack})
-    hp = hparams.dataclasses_replace(hp, augment=aug)
+    hp = dataclasses.replace(hparams.train({"epochs": 1, "lr": 0.01, "batch_size": batch}), augment=aug,
+                             train_attack=attack)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     train = data.to_device(train, device)
     mask = {n: m.to(device) for n, m in mask.items()}
@@ -84,32 +85,26 @@ class _Samples(torch.utils.data.Dataset):
         return self.transform(self.x[i]), self.y[i]
 
 
-def _reference_transform(aug):
+def _reference_transform(aug, image_size):
     from torchvision.transforms import v2
 
     if aug.kind == "random_resized_crop":
         ops = [v2.RandomResizedCrop(aug.size, antialias=True), v2.RandomHorizontalFlip()]
     else:
-        ops = [v2.RandomCrop(aug_size_of(aug), padding=aug.pad), v2.RandomHorizontalFlip()]
+        ops = [v2.RandomCrop(image_size, padding=aug.pad), v2.RandomHorizontalFlip()]
     return v2.Compose(ops + [v2.ToDtype(torch.float32, scale=True)])
-
-
-def aug_size_of(aug):
-    return aug.size or 0
 
 
 def run_reference(case, batch, steps, attack, device):
     import torch.nn.utils.prune as tprune
 
     net, mask, train, aug, size = _setup(case, batch, steps)
-    if aug.kind == "crop_flip":
-        aug = hparams.dataclasses_replace(aug, size=train.x.shape[-1])
     for name, mod in net.named_modules():
         if isinstance(mod, nn.Conv2d):
             tprune.custom_from_mask(mod, "weight", mask[f"{name}.weight"])
     model = models.Normalized(net, [0.5] * 3, [0.25] * 3).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    loader = torch.utils.data.DataLoader(_Samples(train.x, train.y, _reference_transform(aug)), batch_size=batch,
+    loader = torch.utils.data.DataLoader(_Samples(train.x, train.y, _reference_transform(aug, train.x.shape[-1])), batch_size=batch,
                                          shuffle=True, num_workers=0, drop_last=True)
 
     def epoch(limit):

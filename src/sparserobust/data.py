@@ -128,9 +128,7 @@ def batches(data, batch_size, device, hp=None, generator=None, shuffle=False, dr
         idx = order[start:start + batch_size]
         x = data.x[idx]
         x = augment.apply(x, hp, dev_gen) if hp is not None else x.to(torch.get_default_dtype()).div_(255.0)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        yield x, data.y[idx]
+        yield x.contiguous(memory_format=torch.channels_last), data.y[idx]
 
 
 def to_device(data, device):

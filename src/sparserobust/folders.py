@@ -40,8 +40,7 @@ class FolderData:
                                              pin_memory=device.type == "cuda", persistent_workers=False)
         for x, y in loader:
             x = x.to(device, non_blocking=True).to(torch.get_default_dtype()).div_(255.0)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
             yield x, y.to(device, non_blocking=True)
 
     def __len__(self):

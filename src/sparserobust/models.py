@@ -89,8 +89,5 @@ def new_head(net, num_classes, seed):
 
 
 def prepare(model, device):
-    """Move to the device; channels_last on CUDA where it speeds convolutions."""
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    """Move to the device, channels_last (faster convolutions on CUDA and, with oneDNN, on CPU)."""
+    return model.to(device).to(memory_format=torch.channels_last)

@@ -98,12 +98,12 @@ GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory
 RETRIES = config.get("retries", 2)
 
 
-def res(rule):
+def res(name):
     """A rule's resources from config["resources"]: GPU rules ask for one GPU unless told otherwise.
     Tickets that need no re-training (dense, random, OMP, IMP round 1) ask for one GPU, briefly."""
-    out = {"gpu": 1} if rule in GPU_RULES else {}
-    out.update(config.get("resources", {}).get(rule, {}))
-    if rule == "ticket":
+    out = {"gpu": 1} if name in GPU_RULES else {}
+    out.update(config.get("resources", {}).get(name, {}))
+    if name == "ticket":
         light = {"gpu": 1, "cpus_per_gpu": 2, "mem_mb": 16000, "runtime": 60}
         return {k: (lambda w, v=v, k=k: v if retrains(w) else light.get(k, v)) for k, v in out.items()}
     return out
