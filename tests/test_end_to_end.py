@@ -39,9 +39,9 @@ def tiny_config(tmp):
     return path
 
 
-def run(tmp, cfg, *targets):
+def run(tmp, cfg, *targets, options=("--cores", "2")):
     exe = Path(sys.executable).with_name("snakemake")
-    out = subprocess.run([str(exe), "--cores", "2", "--nolock", f"--configfile={cfg}", "--", *targets],
+    out = subprocess.run([str(exe), *options, "--nolock", f"--configfile={cfg}", "--", *targets],
                          cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
     assert out.returncode == 0, out.stderr[-4000:]
@@ -84,6 +84,8 @@ def test_tiny_workflow_makes_every_figure(tmp_path):
     assert abs(swt.loc["flying_bird", "final_density"] - 0.2) < 0.01 and swt.loc["dense", "final_density"] == 1
     assert swt.loc["flying_bird", "train_flops"] < 0.75 * swt.loc["dense", "train_flops"]  # IGQ keeps early layers denser
     assert swt.loc["robust_bird", "ticket_epoch"] >= 3  # a full window of masks first
+    run(tmp_path, cfg, options=("--report", str(tmp_path / "report.html")))
+    assert "swt_table.pdf" in (tmp_path / "report.html").read_text(errors="ignore")
     land = pd.read_csv(tmp_path / "results/tables/fig6.csv")
     assert set(land["plane"]) == {"random", "pca", "trajectory"}
 

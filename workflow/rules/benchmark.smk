@@ -9,7 +9,7 @@ rule benchmark:
         "results/benchmark/{host}.log",
     benchmark:
         "results/benchmark/{host}.tsv"
-    threads: workflow.cores
+    threads: 16  # scaled down to the cores given
     resources:
         gpu=1,
     conda:
