@@ -75,3 +75,27 @@ def test_batch_augmentations_shapes_ranges_and_determinism():
     assert torch.allclose(out, torch.full_like(out, 100 / 255))  # crops stay inside the image
     view = augment.apply(x, hparams.augment({"kind": "resize_center_crop", "resize": 256, "size": 224}))
     assert view.shape == (8, 3, 224, 224)
+
+
+def test_tiny_imagenet_folder_round_robin_split(tmp_path):
+    from PIL import Image
+
+    wnids = ["n001", "n002"]
+    (tmp_path / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    for c, w in enumerate(wnids):
+        folder = tmp_path / "train" / w / "images"
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (64, 64), (40 * i, 100 * c, 7)).save(folder / f"{w}_{i}.JPEG")
+    (tmp_path / "val" / "images").mkdir(parents=True)
+    lines = []
+    for i, w in enumerate(["n002", "n001"]):
+        Image.new("RGB", (64, 64), (0, 0, 0)).save(tmp_path / "val" / "images" / f"val_{i}.JPEG")
+        lines.append(f"val_{i}.JPEG\t{w}\t0\t0\t63\t63")
+    (tmp_path / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    spec = {"key": "tinyimagenet", "kind": "tinyimagenet", "root": str(tmp_path), "num_classes": 2,
+            "train_size": 4, "val_size": 2, "mean": [0.5] * 3, "std": [0.25] * 3}
+    splits = data.load_splits(spec)
+    assert splits["train"].x.shape == (4, 3, 64, 64) and splits["train"].x.dtype == torch.uint8
+    assert splits["train"].y.tolist() == [0, 1, 0, 1] and splits["val"].y.tolist() == [0, 1]  # balanced
+    assert splits["test"].y.tolist() == [1, 0]

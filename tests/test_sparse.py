@@ -107,3 +107,14 @@ def test_flops_of_dense_resnet18_equal_torch_counter_and_half_density_counts_hal
     conv = nn.Conv2d(3, 8, 3, padding=1)
     assert flops.dense_layer_flops(nn.Sequential(conv), (3, 8, 8))[1] == 2 * 8 * 8 * 8 * 3 * 9
     assert flops.training_flops([10.0, 5.0], n_images=2, attack_steps=10) == 2 * 11 * 3 * 15.0
+
+
+def test_part_b_architectures_build_and_run_at_32_and_64_px():
+    expected = {"preact_resnet18": 11.17e6, "vgg16_bn": 14.73e6, "wrn34_10": 46.16e6}
+    for arch, params in expected.items():
+        net = cifar_models.build(arch, 10).eval()
+        count = sum(p.numel() for p in net.parameters())
+        assert abs(count - params) / params < 0.01, (arch, count)
+        with torch.no_grad():
+            for size in (32, 64):
+                assert net(torch.zeros(2, 3, size, size)).shape == (2, 10)
