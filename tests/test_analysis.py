@@ -1,6 +1,5 @@
 """Each analysis on small cases with a known answer."""
 
-import argparse
 
 import pandas as pd
 import pytest

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from conftest import fake_cifar10
-from sparserobust import config, data, folders, jobs, masks, models, provenance, stages, weights
+from sparserobust import config, data, folders, jobs, masks, models, provenance, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,6 @@
 ends with the same metrics as an uninterrupted run; corrupt state is refused."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from sparserobust import config, jobs, masks, models, provenance, weights
 

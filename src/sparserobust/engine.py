@@ -8,6 +8,7 @@ there in batches; bf16 autocast on GPUs that support it, fp32 on the CPU.
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import sys
 import time
@@ -186,6 +187,4 @@ def progress(epoch, epochs, step, steps, sums):
 
 
 def _clean(hp):
-    import dataclasses
-
     return dataclasses.replace(hp, eval_attack=None)

@@ -1,11 +1,8 @@
 """Collected tables and the paper's definitions: matching subnetworks and double-win tickets."""
 
-import io
 import json
 
 import pandas as pd
-
-from . import provenance
 
 PANELS = [("standard", "sa", "ST-SA"), ("adversarial", "sa", "AT-SA"), ("adversarial", "ra", "AT-RA")]
 KEYS = ["init", "pruner", "round", "sparsity", "dataset", "data", "regime", "seed"]
@@ -25,14 +22,6 @@ def load_runs(paths):
     if not rows:
         raise ValueError("no metrics files to collect")
     return pd.DataFrame(rows).sort_values(KEYS).reset_index(drop=True)
-
-
-def collect(paths, out):
-    table = load_runs(paths)
-    buf = io.StringIO()
-    table.to_csv(buf, index=False)
-    provenance.write_text(out, buf.getvalue())
-    return table
 
 
 def long_form(table):

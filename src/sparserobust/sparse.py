@@ -9,8 +9,6 @@ from collections import deque
 import torch
 from torch import nn
 
-from . import masks
-
 
 def sparse_names(net):
     """Every conv and linear weight (Sparsity Winning Twice prunes both)."""
@@ -137,5 +135,3 @@ def global_magnitude_mask(net, names, density):
     return pruning.prune("magnitude", {n: params[n].detach().cpu() for n in names}, ones,
                          count=total - round(density * total))
 
-
-__all__ = ["masks"]

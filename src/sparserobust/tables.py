@@ -15,7 +15,7 @@ def write_csv(table, out):
 
 
 def runs(args):
-    return metrics.collect(args.inputs, args.out)
+    return write_csv(metrics.load_runs(args.inputs), args.out)
 
 
 def read_runs(paths):
