@@ -48,7 +48,7 @@ def _setup(case, batch, steps, seed=0):
     y = torch.randint(0, classes, (n,))
     net = models.build(arch, classes)
     mask = pruning.prune("magnitude", dict(net.named_parameters()), masks.ones_like(net), fraction=0.8)
-    return net, mask, data.ArrayData(x, y, classes), hparams.augment(aug), size
+    return net, mask, data.ArrayData(x, y, classes), hparams.augment(aug)
 
 
 def _sync(device):
@@ -57,7 +57,7 @@ def _sync(device):
 
 
 def run_engine(case, batch, steps, attack, device):
-    net, mask, train, aug, _ = _setup(case, batch, steps)
+    net, mask, train, aug = _setup(case, batch, steps)
     model = models.prepare(models.Normalized(net, [0.5] * 3, [0.25] * 3), device)
     hp = dataclasses.replace(hparams.train({"epochs": 1, "lr": 0.01, "batch_size": batch}), augment=aug,
                              train_attack=attack)
@@ -98,7 +98,7 @@ def _reference_transform(aug, image_size):
 def run_reference(case, batch, steps, attack, device):
     import torch.nn.utils.prune as tprune
 
-    net, mask, train, aug, size = _setup(case, batch, steps)
+    net, mask, train, aug = _setup(case, batch, steps)
     for name, mod in net.named_modules():
         if isinstance(mod, nn.Conv2d):
             tprune.custom_from_mask(mod, "weight", mask[f"{name}.weight"])

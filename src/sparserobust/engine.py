@@ -131,7 +131,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
                    "batch": batch, "sums": sums, "gen_epoch_start": gen_epoch_start})
 
     bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
-    steps = -(-len(splits["train"]) // hp.batch_size)
+    steps = -(-len(splits["train"]) // hp.batch_size) if bar else 0
     for epoch in range(start_epoch, hp.epochs):
         if sparsifier is not None and sparsifier.stop:
             break

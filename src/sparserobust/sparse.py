@@ -9,6 +9,8 @@ from collections import deque
 import torch
 from torch import nn
 
+from . import pruning
+
 
 def sparse_names(net):
     """Every conv and linear weight (Sparsity Winning Twice prunes both)."""
@@ -130,8 +132,6 @@ def global_magnitude_mask(net, names, density):
     params = dict(net.named_parameters())
     ones = {n: torch.ones_like(params[n], dtype=torch.bool).cpu() for n in names}
     total = sum(m.numel() for m in ones.values())
-    from . import pruning
-
     return pruning.prune("magnitude", {n: params[n].detach().cpu() for n in names}, ones,
                          count=total - round(density * total))
 

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from . import checkpoint, data, engine, evaluate, flops, hparams, masks, models, provenance, sparse
+from . import checkpoint, data, engine, evaluate, flops, hparams, masks, models, provenance, sparse, stages
 
 METHODS = ("dense", "robust_bird", "flying_bird", "flying_bird_plus")
 
@@ -83,11 +83,6 @@ class EarlyBirdWatch:
         self.stop, self.found_epoch = state["stop"], state["found_epoch"]
 
 
-def build(spec, ds):
-    net = models.build(spec["arch"], ds["num_classes"])
-    return models.Normalized(net, ds["mean"], ds["std"])
-
-
 def run(spec, out, log, teacher_path=None, model_out=None):
     start = time.time()
     resume = checkpoint.resume_path(out)
@@ -95,7 +90,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     ds = spec["dataset"]
     splits = data.load_splits(ds)
     device = engine.pick_device(spec["device"])
-    model = models.prepare(build(spec, ds), device)
+    model = models.prepare(stages.network(spec, ds["num_classes"], ds), device)
     hp = hparams.train(spec["train"])
     shape = tuple(splits["train"].x.shape[1:])
     layer_flops, dense_total = flops.dense_layer_flops(model.net, shape)
@@ -131,9 +126,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
         raise ValueError(f"unknown method {method!r}; known: {METHODS}")
     teacher = None
     if teacher_path:
-        teacher = models.prepare(build(spec, ds), device)
-        teacher.load_state_dict(provenance.load_torch(teacher_path)["state_dict"])
-        teacher.eval()
+        teacher = stages.load_trained(spec, teacher_path, device)
     test = data.to_device(splits["test"], device)
     autocast = engine.autocast_for(device)
     per_epoch = []
