@@ -16,6 +16,11 @@ p.add_argument("--models", nargs="+", default=None, choices=sorted(bench.CASES),
 p.add_argument("--steps", type=int, default=None, help="timed steps per measurement (default 20 CUDA, 5 CPU)")
 p.add_argument("--batch", type=int, nargs="+", default=None, help="batch per model, in --models order")
 p.add_argument("--threads", type=int, default=torch.get_num_threads())
+p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="the engine's (config engine.precision)")
+p.add_argument("--repeats", type=int, default=3, help="engine and reference alternate this often; medians")
+p.add_argument("--reference-attack", default="backward", choices=["backward", "input"],
+               help="the reference's PGD: plain loss.backward() (weight grads too) or input-only gradients")
+p.add_argument("--compile", action="store_true", help="torch.compile the engine's model (config engine.compile)")
 p.add_argument("--out", default=None, help="CSV file of the table")
 args = p.parse_args()
 
@@ -25,13 +30,17 @@ def main():
     device = engine.pick_device("auto")
     gpu = device.type == "cuda"
     names = args.models or (list(bench.CASES) if gpu else ["demo", "preact_resnet18"])
-    default_batch = {"demo": 128, "preact_resnet18": 128 if gpu else 32, "resnet50": 64 if gpu else 4}
+    default_batch = {"demo": 128, "preact_resnet18": 128 if gpu else 32, "wrn34_10": 128 if gpu else 8,
+                     "vgg16_bn": 128 if gpu else 32, "resnet50": 128 if gpu else 4}
     batches = dict(zip(names, args.batch)) if args.batch else default_batch
     steps = args.steps or (20 if gpu else 5)
-    rows = [bench.measure(name, batches[name], steps, adv, device) for name in names for adv in (False, True)]
-    table = pd.DataFrame(rows)
-    print(f"device: {bench.device_name(device)}; torch {torch.__version__}; {steps} timed steps each")
-    print(table.drop(columns=["device"]).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    rows = [bench.measure(name, batches[name], steps, adv, device, precision=args.precision, compile=args.compile,
+                          repeats=args.repeats, reference_attack=args.reference_attack)
+            for name in names for adv in (False, True)]
+    table = pd.DataFrame(rows).assign(torch=torch.__version__)
+    print(f"device: {bench.device_name(device)}; torch {torch.__version__}; {steps} timed steps each, "
+          f"median of {args.repeats}; reference attack: {args.reference_attack}")
+    print(table.drop(columns=["device", "torch"]).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.out:
         provenance.write_text(args.out, table.to_csv(index=False))
 

@@ -82,6 +82,16 @@ def test_paper_dry_run_builds_full_dag_offline_fast():
     assert took < 30, f"dry run took {took:.1f} s"
 
 
+def test_paper_dry_run_of_every_figure_under_30_s():
+    """Issue target: the paper config's whole DAG (both papers, every figure) builds in under 30 s."""
+    start = time.time()
+    out = snakemake("-n", "--cores", "all", "all")
+    took = time.time() - start
+    assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
+    assert "swt" in out.stdout + out.stderr and "landscape" in out.stdout + out.stderr
+    assert took < 30, f"dry run took {took:.1f} s"
+
+
 def test_bad_config_stops_snakemake_before_any_job(tmp_path):
     cfg = paper()
     cfg["transfer"]["datasets"] = ["cifar10", "mnist"]

@@ -2,26 +2,33 @@
 
 Reference = what a straightforward PyTorch script does: a torchvision DataLoader with
 per-sample CPU transforms, fp32, torch.optim.SGD, the mask re-applied by forward pre-hooks
-(torch.nn.utils.prune.custom_from_mask). Engine = sparserobust.engine.train_epoch: data on
-the device as uint8, batch augmentation there, channels_last and bf16 autocast on CUDA, the
-mask applied once after the optimiser step. Both run the same model, batch, attack and mask.
+(torch.nn.utils.prune.custom_from_mask) and PGD written as in the robust-overfitting code
+the second paper builds on (`loss.backward()` then `delta.grad`, so every attack step also
+computes weight gradients). Engine = sparserobust.engine.train_epoch: data on the device as
+uint8, batch augmentation there, channels_last, bf16 autocast on CUDA, input-only gradients
+in the attack, the mask applied once after the optimiser step. Same model, batch, attack, mask.
 """
 
 import dataclasses
 import platform
+import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from . import attacks, data, engine, flops, hparams, masks, models, optim, pruning
+from . import attacks, data, engine, hparams, masks, models, optim, pruning
 
-# Dense bf16 tensor-core peak (FLOP/s) of GPUs the project has met; others print "n/a".
+# Dense bf16 tensor-core peak (FLOP/s, no sparsity) of GPUs the project has met; others print "n/a".
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 CASES = {  # name: (arch, classes, image size, train augmentation)
     "demo": ("small_resnet:16-32-64", 10, 16, {"kind": "crop_flip", "pad": 2}),
     "preact_resnet18": ("preact_resnet18", 10, 32, {"kind": "crop_flip", "pad": 4}),
+    "wrn34_10": ("wrn34_10", 10, 32, {"kind": "crop_flip", "pad": 4}),
+    "vgg16_bn": ("vgg16_bn", 10, 32, {"kind": "crop_flip", "pad": 4}),
     "resnet50": ("resnet50", 10, 224, {"kind": "random_resized_crop", "size": 224}),
 }
 
@@ -48,7 +55,8 @@ def _setup(case, batch, steps, seed=0):
     y = torch.randint(0, classes, (n,))
     net = models.build(arch, classes)
     mask = pruning.prune("magnitude", dict(net.named_parameters()), masks.ones_like(net), fraction=0.8)
-    return net, mask, data.ArrayData(x, y, classes), hparams.augment(aug)
+    model = models.Normalized(net, [0.5] * 3, [0.25] * 3)
+    return model, mask, data.ArrayData(x, y, classes), hparams.augment(aug)
 
 
 def _sync(device):
@@ -56,22 +64,47 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def run_engine(case, batch, steps, attack, device):
-    net, mask, train, aug = _setup(case, batch, steps)
-    model = models.prepare(models.Normalized(net, [0.5] * 3, [0.25] * 3), device)
+def _timed(device, fn):
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def run_engine(case, batch, steps, attack, device, precision="auto", compile=False):
+    """(seconds for `steps` engine steps, seconds of one masks.apply) after two warm-up steps."""
+    model, mask, train, aug = _setup(case, batch, steps)
+    model = models.prepare(model, device)
     hp = dataclasses.replace(hparams.train({"epochs": 1, "lr": 0.01, "batch_size": batch}), augment=aug,
-                             train_attack=attack)
+                             train_attack=attack, precision=precision, compile=compile)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     train = data.to_device(train, device)
     mask = {n: m.to(device) for n, m in mask.items()}
     gen, dev_gen = torch.Generator().manual_seed(0), torch.Generator(device=device).manual_seed(1)
+    nets, autocast = engine.compiled(model, hp, device), engine.autocast_for(device, precision)
     warm = data.ArrayData(train.x[: 2 * batch], train.y[: 2 * batch], train.num_classes)
-    engine.train_epoch(model, warm, hp, device, opt, gen, dev_gen, mask, engine.autocast_for(device))
-    _sync(device)
-    start = time.perf_counter()
-    engine.train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, engine.autocast_for(device))
-    _sync(device)
-    return time.perf_counter() - start, model
+    engine.train_epoch(model, warm, hp, device, opt, gen, dev_gen, mask, autocast, nets=nets)
+    seconds = _timed(device, lambda: engine.train_epoch(model, train, hp, device, opt, gen, dev_gen, mask,
+                                                        autocast, nets=nets))
+    reps = 20
+    mask_seconds = _timed(device, lambda: [masks.apply(model.net, mask) for _ in range(reps)]) / reps
+    return seconds, mask_seconds
+
+
+def plain_pgd(model, x, y, hp, generator=None):
+    """PGD as the robust-overfitting training script writes it: loss.backward() fills
+    delta.grad and, on the way, every weight's .grad (zeroed by the caller's optimiser)."""
+    eps, step = hp.eps01, hp.step01
+    delta = torch.empty_like(x).uniform_(-eps, eps, generator=generator)
+    delta = ((x + delta).clamp(0, 1) - x).requires_grad_(True)
+    with attacks.model_mode(model, hp.model_mode):
+        for _ in range(hp.steps):
+            F.cross_entropy(model(x + delta), y).backward()
+            d = (delta.detach() + step * delta.grad.sign()).clamp(-eps, eps)
+            delta.data = (x + d).clamp(0, 1) - x
+            delta.grad.zero_()
+    return (x + delta).detach()
 
 
 class _Samples(torch.utils.data.Dataset):
@@ -95,60 +128,84 @@ def _reference_transform(aug, image_size):
     return v2.Compose(ops + [v2.ToDtype(torch.float32, scale=True)])
 
 
-def run_reference(case, batch, steps, attack, device):
+def reference_model(model, mask):
+    """The reference's sparse model: the mask re-applied by prune's forward pre-hooks."""
     import torch.nn.utils.prune as tprune
 
-    net, mask, train, aug = _setup(case, batch, steps)
-    for name, mod in net.named_modules():
-        if isinstance(mod, nn.Conv2d):
+    for name, mod in model.net.named_modules():
+        if isinstance(mod, nn.Conv2d) and f"{name}.weight" in mask:
             tprune.custom_from_mask(mod, "weight", mask[f"{name}.weight"])
-    model = models.Normalized(net, [0.5] * 3, [0.25] * 3).to(device)
+    return model
+
+
+def reference_loader(train, aug, batch):
+    transform = _reference_transform(aug, train.x.shape[-1])
+    return torch.utils.data.DataLoader(_Samples(train.x, train.y, transform), batch_size=batch, shuffle=True,
+                                       num_workers=0, drop_last=True)
+
+
+def reference_epoch(model, loader, opt, attack, device, limit=None, reference_attack="backward"):
+    """One epoch (or `limit` steps) of the plain loop."""
+    model.train()
+    for i, (x, y) in enumerate(loader):
+        if i == limit:
+            break
+        x, y = x.to(device), y.to(device)
+        if attack is not None:
+            x = (plain_pgd if reference_attack == "backward" else attacks.pgd)(model, x, y, attack)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def run_reference(case, batch, steps, attack, device, reference_attack="backward"):
+    model, mask, train, aug = _setup(case, batch, steps)
+    model = reference_model(model, mask).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    loader = torch.utils.data.DataLoader(_Samples(train.x, train.y, _reference_transform(aug, train.x.shape[-1])), batch_size=batch,
-                                         shuffle=True, num_workers=0, drop_last=True)
-
-    def epoch(limit):
-        model.train()
-        for i, (x, y) in enumerate(loader):
-            if i == limit:
-                break
-            x, y = x.to(device), y.to(device)
-            if attack is not None:
-                x = attacks.pgd(model, x, y, attack)
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    epoch(2)
-    _sync(device)
-    start = time.perf_counter()
-    epoch(steps)
-    _sync(device)
-    return time.perf_counter() - start
+    loader = reference_loader(train, aug, batch)
+    reference_epoch(model, loader, opt, attack, device, 2, reference_attack)
+    return _timed(device, lambda: reference_epoch(model, loader, opt, attack, device, steps, reference_attack))
 
 
-def step_flops(case, batch, attack_steps):
-    arch, classes, size, _ = CASES[case]
-    net = models.build(arch, classes)
-    _, per_image = flops.dense_layer_flops(net, (3, size, size))
-    return per_image * batch * (attack_steps + 1) * 3
+def step_flops(case, attack):
+    """FLOPs of one image through one engine step, counted by torch's FLOP counter on a real
+    step: attack passes (forward + input-gradient backward) and the training forward + backward."""
+    model, _, _, _ = _setup(case, 2, 1)
+    size = CASES[case][2]
+    x, y = torch.rand(2, 3, size, size), torch.randint(0, CASES[case][1], (2,))
+    with FlopCounterMode(display=False) as counter:
+        if attack is not None:
+            x = attacks.pgd(model, x, y, attack)
+        F.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / 2
 
 
-def measure(case, batch, steps, adversarial, device, attack_steps=10):
+def measure(case, batch, steps, adversarial, device, attack_steps=10, precision="auto", compile=False,
+            repeats=3, reference_attack="backward"):
+    """One table row: engine and reference alternate `repeats` times; medians are reported.
+    reference_attack: "backward" (plain PGD, weight gradients too) or "input" (attacks.pgd)."""
     attack = hparams.attack({"eps": 8, "step": 2, "steps": attack_steps, "model_mode": "train"}) if adversarial else None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t_engine, _ = run_engine(case, batch, steps, attack, device)
-    mem_engine = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t_ref = run_reference(case, batch, steps, attack, device)
-    mem_ref = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    cuda = device.type == "cuda"
+    t_engine, t_mask, t_ref, mem_engine, mem_ref = [], [], [], 0.0, 0.0
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        seconds, mask_seconds = run_engine(case, batch, steps, attack, device, precision, compile)
+        t_engine.append(seconds)
+        t_mask.append(mask_seconds)
+        mem_engine = max(mem_engine, torch.cuda.max_memory_allocated(device) / 2**30) if cuda else None
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        t_ref.append(run_reference(case, batch, steps, attack, device, reference_attack))
+        mem_ref = max(mem_ref, torch.cuda.max_memory_allocated(device) / 2**30) if cuda else None
+    t_engine, t_mask, t_ref = (statistics.median(t) for t in (t_engine, t_mask, t_ref))
     images = batch * steps
-    f = step_flops(case, batch, attack_steps if adversarial else 0) * steps
+    rate = step_flops(case, attack) * images / t_engine
     top = peak(device)
     return {"model": case, "step": f"PGD-{attack_steps} AT" if adversarial else "standard", "batch": batch,
             "engine_img_s": images / t_engine, "reference_img_s": images / t_ref, "ratio": t_ref / t_engine,
-            "engine_peak_gib": mem_engine, "reference_peak_gib": mem_ref, "tflop_s": f / t_engine / 1e12,
-            "peak_fraction": (f / t_engine) / top if top else None, "device": device_name(device)}
+            "mask_overhead_pct": 100 * t_mask / (t_engine / steps), "engine_peak_gib": mem_engine,
+            "reference_peak_gib": mem_ref, "tflop_s": rate / 1e12, "peak_fraction": rate / top if top else None,
+            "precision": precision, "compile": compile, "reference_attack": reference_attack,
+            "device": device_name(device)}

@@ -26,10 +26,25 @@ def pick_device(name="auto"):
     return distributed.device(torch.device(name))
 
 
-def autocast_for(device):
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
+def autocast_for(device, precision="auto"):
+    """The autocast context of TrainHParams.precision: auto = bf16 on CUDA GPUs that support it,
+    fp32 elsewhere; bf16 forces bf16 autocast (on the CPU too); fp32 turns it off."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"engine.precision {precision!r}: use auto, fp32 or bf16")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if precision == "bf16":
+        return functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
+
+
+def compiled(model, hp, device):
+    """(the model for attacks, for the training pass) with hp.compile: torch.compile'd ones."""
+    fwd = distributed.wrap(model, device)
+    if not hp.compile:
+        return model, fwd
+    attack_net = torch.compile(model)
+    return attack_net, attack_net if fwd is model else torch.compile(fwd)
 
 
 def _loss(logits, y, x, hp, teacher):
@@ -43,10 +58,12 @@ def _loss(logits, y, x, hp, teacher):
 
 
 def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None,
-                resume=None, on_step=None, fwd=None):
+                resume=None, on_step=None, nets=None):
     """One epoch. `resume` = (batches already done, their running sums) continues a pre-empted
     epoch: the same data order and augmentations are replayed up to there (same generator
-    state at the epoch start) without training. `on_step(i, sums)` runs after every step."""
+    state at the epoch start) without training. `on_step(i, sums)` runs after every step.
+    `nets` = (attack model, training-pass model) when they differ from `model` (compiled, DDP)."""
+    attack_net, fwd = nets or (model, model)
     model.train()
     done, sums = resume or (0, (0.0, 0, 0))
     loss_sum = torch.full((), float(sums[0]), device=device)
@@ -57,9 +74,9 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
         if isinstance(train, data_mod.ArrayData):  # streamed folders hand out their share already
             x, y = distributed.shard(x, y)
         if hp.train_attack is not None:
-            x = attacks.pgd(model, x, y, hp.train_attack, dev_gen, autocast)
+            x = attacks.pgd(attack_net, x, y, hp.train_attack, dev_gen, autocast)
         with autocast():
-            logits = (fwd or model)(x)
+            logits = fwd(x)
             loss = _loss(logits, y, x, hp, teacher)
         opt.zero_grad()
         loss.backward()
@@ -94,14 +111,14 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    autocast = autocast_for(device)
+    autocast = autocast_for(device, hp.precision)
     splits = {k: data_mod.to_device(v, device) for k, v in splits.items()}
     if mask is not None:
         for n, m in list(mask.items()):  # in place, so a sparsifier holding `mask` sees the same dict
             mask[n] = m.to(device)
         masks.apply(model.net, mask)
     distributed.init(device)
-    fwd = distributed.wrap(model, device)
+    nets = compiled(model, hp, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
     ckpt = checkpoint_mod.Checkpointer(checkpoint, log) if checkpoint else None
@@ -149,7 +166,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
                 raise checkpoint_mod.Preempted()
 
         rec.update(train_epoch(model, splits["train"], hp, device, opt, gen, dev_gen, mask, autocast,
-                               sparsifier, teacher, partial, on_step, fwd))
+                               sparsifier, teacher, partial, on_step, nets))
         partial = None
         if hp.select != "last" and "val" in splits:
             val_hp = hp if hp.select == "ra" else _clean(hp)

@@ -52,6 +52,8 @@ class TrainHParams:
     eval_batch_size: int = 256
     kd_alpha: float = 0.0  # knowledge distillation weight (needs a teacher)
     kd_temperature: float = 2.0
+    precision: str = "auto"  # engine: auto (bf16 autocast on CUDA that has it, else fp32) | fp32 | bf16
+    compile: bool = False  # engine: torch.compile the model for the attack and training passes
 
 
 def _build(cls, raw):

@@ -26,7 +26,8 @@ def pretrained_file(cfg, init):
 
 
 def common(cfg):
-    return {"config_name": cfg["name"], "arch": cfg["model"]["arch"], "device": cfg.get("device", "auto")}
+    return {"config_name": cfg["name"], "arch": cfg["model"]["arch"], "device": cfg.get("device", "auto"),
+            "engine": cfg.get("engine", {})}
 
 
 def pretrain(cfg, init):

@@ -25,7 +25,7 @@ def pretrain_demo(spec, out, log):
     torch.manual_seed(spec["seed"])
     ds = spec["source"]
     model = network(spec, spec["num_classes"], ds)
-    hp = hparams.train(spec["train"])
+    hp = hparams.train(spec["train"], **spec.get("engine", {}))
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, source_splits(ds), hp, device, spec["seed"], log=log,
@@ -81,7 +81,7 @@ def make_ticket(spec, weights_path, prev_path, out, log):
 def retrain(spec, model, pre, mask, log, resume=None):
     """Rewind to the pre-trained weights under `mask`, then re-train on the source task."""
     model.net.load_state_dict(pruning.rewind(pre, mask))
-    hp = hparams.train(spec["retrain"])
+    hp = hparams.train(spec["retrain"], **spec.get("engine", {}))
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, _, state = engine.train(model, source_splits(spec["source"]), hp, device,
@@ -114,14 +114,14 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
     start = time.time()
     splits = downstream_splits(spec)
     model, mask = ticket_model(spec, weights_path, ticket_path)
-    hp = hparams.train(spec["train"])
+    hp = hparams.train(spec["train"], **spec.get("engine", {}))
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
                                         checkpoint=checkpoint.resume_path(out))
     model.load_state_dict(state)
     test_data = data.to_device(splits["test"], device)
-    autocast = engine.autocast_for(device)
+    autocast = engine.autocast_for(device, hp.precision)
     test = evaluate.report(model, test_data, device, hp, autocast, spec["seed"])
     if spec.get("transfer_attack") and attack_source:
         source = load_trained(spec, attack_source, device)
@@ -147,7 +147,7 @@ def train_attack_source(spec, out, log):
     ds = spec["dataset"]
     torch.manual_seed(spec["seed"])
     model = network(spec, ds["num_classes"], ds)
-    hp = hparams.train(spec["train"])
+    hp = hparams.train(spec["train"], **spec.get("engine", {}))
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, data.load_splits(ds), hp, device, spec["seed"], log=log,
@@ -168,7 +168,7 @@ def trajectory(spec, weights_path, ticket_path, out, log):
     """Re-run a transfer (same spec and seed) keeping a checkpoint every `checkpoint_every` epochs."""
     splits = downstream_splits(spec)
     model, mask = ticket_model(spec, weights_path, ticket_path)
-    hp = hparams.train(spec["train"])
+    hp = hparams.train(spec["train"], **spec.get("engine", {}))
     device = engine.pick_device(spec["device"])
     masks.apply(model.net, mask)
     model = models.prepare(model, device)
@@ -205,7 +205,7 @@ def landscape(spec, trajectory_path, out, log):
     test = data.to_device(test.take(slice(0, min(spec["test_size"], len(test)))), device)
     attack = hparams.attack(spec["attack"]) if spec["attack"] else None
     kw = dict(view=hparams.augment(spec["eval_view"]), attack=attack, seed=spec["seed"],
-              autocast=engine.autocast_for(device))
+              autocast=engine.autocast_for(device, spec.get("engine", {}).get("precision", "auto")))
     gen = torch.Generator().manual_seed(spec["seed"])
     d1, d2 = ls.random_direction(model.net, mask, gen), ls.random_direction(model.net, mask, gen)
     axis, loss, acc = ls.grid(model, d1, d2, test, device, spec["span"], spec["resolution"], **kw)

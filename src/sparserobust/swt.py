@@ -91,7 +91,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     splits = data.load_splits(ds)
     device = engine.pick_device(spec["device"])
     model = models.prepare(stages.network(spec, ds["num_classes"], ds), device)
-    hp = hparams.train(spec["train"])
+    hp = hparams.train(spec["train"], **spec.get("engine", {}))
     shape = tuple(splits["train"].x.shape[1:])
     layer_flops, dense_total = flops.dense_layer_flops(model.net, shape)
     names = sparse.sparse_names(model.net)
@@ -101,7 +101,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     mask, sparsifier = None, None
     if method == "robust_bird":
         rb = spec["robust_bird"]
-        stage1 = hparams.train(rb["stage1"])
+        stage1 = hparams.train(rb["stage1"], **spec.get("engine", {}))
         watch = EarlyBirdWatch(model.net, density, rb["window"], rb["threshold"])
         hist1, _, _ = engine.train(model, splits, dataclasses.replace(stage1, select="last"), device,
                                    spec["seed"], log=log, sparsifier=watch, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
@@ -128,7 +128,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     if teacher_path:
         teacher = stages.load_trained(spec, teacher_path, device)
     test = data.to_device(splits["test"], device)
-    autocast = engine.autocast_for(device)
+    autocast = engine.autocast_for(device, hp.precision)
     per_epoch = []
     swa = SWA(model, spec.get("swa_start")) if spec.get("swa_start") is not None else None
 

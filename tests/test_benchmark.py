@@ -1,0 +1,71 @@
+"""The benchmark script measures and prints a table; the GPU-hour projection prices jobs exactly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sparserobust import projection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "cpu.csv"
+    run = subprocess.run([sys.executable, "scripts/benchmark.py", "--models", "demo", "--steps", "2", "--repeats", "1",
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "device: CPU" in run.stdout and "ratio" in run.stdout
+    return out
+
+
+def test_benchmark_table_has_both_steps_and_sane_numbers(bench_csv):
+    table = pd.read_csv(bench_csv)
+    assert list(table.step) == ["standard", "PGD-10 AT"]
+    assert (table.engine_img_s > 0).all() and (table.reference_img_s > 0).all()
+    assert (table.ratio == table.engine_img_s / table.reference_img_s).all() or \
+        ((table.ratio - table.engine_img_s / table.reference_img_s).abs() < 1e-6).all()
+    # an adversarial step is 11 passes: clearly slower than a standard one
+    assert table.engine_img_s[1] < table.engine_img_s[0] / 2
+    assert (table.tflop_s > 0).all() and (table.mask_overhead_pct > 0).all()
+    assert table.device[0].startswith("CPU") and table.torch[0].startswith("2.")
+
+
+def test_measured_costs_from_rates(tmp_path):
+    csv = tmp_path / "b.csv"
+    pd.DataFrame([{"model": "demo", "step": "standard", "engine_img_s": 100.0},
+                  {"model": "demo", "step": "PGD-10 AT", "engine_img_s": 10.0}]).to_csv(csv, index=False)
+    (a, b, f), = projection.measured_costs(csv).values()
+    assert a == pytest.approx(0.01) and b == pytest.approx(0.009) and f == pytest.approx(0.01 / 3)
+
+
+def test_job_seconds_by_hand():
+    price = projection.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})
+    spec = {"arch": "resnet50", "fraction": 0.1,
+            "dataset": {"kind": "torchvision", "name": "cifar10", "train_size": 1000, "val_size": 50},
+            "train": {"epochs": 2, "select": "ra", "augment": {"kind": "random_resized_crop", "size": 224},
+                      "train_attack": {"steps": 10}, "eval_attack": {"steps": 20}},
+            "transfer_attack": {"steps": 20}}
+    # 2 epochs x (100 images x (3 + 10 x 2) + 50 val x (1 + 1 + 20 x 2)) + 10,000 test x 42 + 10,000 x (1 + 40)
+    expected = 2 * (100 * 23 + 50 * 42) + 10_000 * 42 + 10_000 * 41
+    assert projection.job_seconds("transfer", spec, price) == pytest.approx(expected)
+    ticket = {"arch": "resnet50", "pruner": "imp_st", "round": 3, "source": {"kind": "imagefolder"},
+              "retrain": {"epochs": 1, "select": "last"}}
+    assert projection.job_seconds("make_ticket", ticket, price) == pytest.approx(3.0 * projection.IMAGENET_TRAIN)
+    assert projection.job_seconds("make_ticket", {**ticket, "round": 1}, price) == 0  # round 1 prunes, no training
+    assert projection.job_seconds("plot", None, price) == 0
+
+
+def test_unbenchmarked_architecture_is_named():
+    with pytest.raises(ValueError, match="wrn34_10"):
+        projection.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})("wrn34_10", 32)
+
+
+def test_projection_of_the_demo_config_from_the_measured_csv(bench_csv):
+    table = projection.project(str(ROOT / "config" / "demo.yaml"), projection.Pricer(projection.measured_costs(bench_csv)),
+                               ["figures/fig3.pdf", "figures/fig5.pdf"])
+    assert (table.gpu_jobs > 10).all() and (table.gpu_hours > 0).all()
+    assert (table.longest_job_hours <= table.gpu_hours).all()
