@@ -32,7 +32,9 @@ def main():
     names = args.models or (list(bench.CASES) if gpu else ["demo", "preact_resnet18"])
     default_batch = {"demo": 128, "preact_resnet18": 128 if gpu else 32, "wrn34_10": 128 if gpu else 8,
                      "vgg16_bn": 128 if gpu else 32, "resnet50": 128 if gpu else 4}
-    batches = dict(zip(names, args.batch)) if args.batch else default_batch
+    if args.batch and len(args.batch) != len(names):
+        raise ValueError(f"--batch has {len(args.batch)} values for {len(names)} models ({' '.join(names)})")
+    batches = dict(zip(names, args.batch, strict=True)) if args.batch else default_batch
     steps = args.steps or (20 if gpu else 5)
     rows = [bench.measure(name, batches[name], steps, adv, device, precision=args.precision, compile=args.compile,
                           repeats=args.repeats, reference_attack=args.reference_attack)

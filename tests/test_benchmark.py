@@ -68,4 +68,4 @@ def test_projection_of_the_demo_config_from_the_measured_csv(bench_csv):
     table = projection.project(str(ROOT / "config" / "demo.yaml"), projection.Pricer(projection.measured_costs(bench_csv)),
                                ["figures/fig3.pdf", "figures/fig5.pdf"])
     assert (table.gpu_jobs > 10).all() and (table.gpu_hours > 0).all()
-    assert (table.longest_job_hours <= table.gpu_hours).all()
+    assert (table.largest_job_gpu_hours <= table.gpu_hours).all()

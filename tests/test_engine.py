@@ -85,7 +85,7 @@ def test_engine_fp32_matches_plain_reference_loop(task, fp32):
 
 
 def test_engine_bf16_autocast_matches_fp32_seed_by_seed(task, fp32):
-    for seed, base in zip(SEEDS, fp32):
+    for seed, base in zip(SEEDS, fp32, strict=True):
         bf16 = engine_run(task, seed, precision="bf16")
         assert abs(bf16["sa"] - base["sa"]) <= 5 and abs(bf16["ra"] - base["ra"]) <= 5, (seed, bf16, base)
 

@@ -201,11 +201,13 @@ def measure(case, batch, steps, adversarial, device, attack_steps=10, precision=
         mem_ref = max(mem_ref, torch.cuda.max_memory_allocated(device) / 2**30) if cuda else None
     t_engine, t_mask, t_ref = (statistics.median(t) for t in (t_engine, t_mask, t_ref))
     images = batch * steps
-    rate = step_flops(case, attack) * images / t_engine
+    per_image = step_flops(case, attack)
+    rate = per_image * images / t_engine
     top = peak(device)
     return {"model": case, "step": f"PGD-{attack_steps} AT" if adversarial else "standard", "batch": batch,
             "engine_img_s": images / t_engine, "reference_img_s": images / t_ref, "ratio": t_ref / t_engine,
-            "mask_overhead_pct": 100 * t_mask / (t_engine / steps), "engine_peak_gib": mem_engine,
+            "mask_overhead_pct": 100 * t_mask / (t_engine / steps), "step_gflop": per_image * batch / 1e9,
+            "engine_peak_gib": mem_engine,
             "reference_peak_gib": mem_ref, "tflop_s": rate / 1e12, "peak_fraction": rate / top if top else None,
             "precision": precision, "compile": compile, "reference_attack": reference_attack,
             "device": device_name(device)}

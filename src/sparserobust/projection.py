@@ -148,7 +148,7 @@ def dry_run_jobs(target, configfile):
     cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "-F", f"--configfile={configfile}", "--", target]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
-        raise RuntimeError(f"snakemake dry run of {target} failed:\n{(out.stderr or out.stdout)[-2000:]}")
+        raise ValueError(f"snakemake dry run of {target} failed:\n{(out.stderr or out.stdout)[-2000:]}")
     jobs = []
     for line in out.stdout.splitlines():
         if not line.startswith("Shell command: "):
@@ -175,5 +175,5 @@ def project(configfile, price, targets=None):
         jobs = [(s, spec) for s, spec, _ in dry_run_jobs(target, configfile) if spec is not None]
         seconds = [job_seconds(s, spec, price) for s, spec in jobs]
         rows.append({"target": target, "gpu_jobs": sum(1 for t in seconds if t > 0),
-                     "gpu_hours": sum(seconds) / 3600, "longest_job_hours": max(seconds, default=0) / 3600})
+                     "gpu_hours": sum(seconds) / 3600, "largest_job_gpu_hours": max(seconds, default=0) / 3600})
     return pd.DataFrame(rows)
