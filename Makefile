@@ -1,12 +1,13 @@
 # make demo : the embedded demo end to end (figures/fig3.pdf), offline, on CPU or GPU
 # make test : the test suite
-# Both create .venv from requirements.txt when it is missing.
+# make benchmark : the training-step benchmark on this machine (BENCHMARKS.md)
+# All create .venv from requirements.txt when it is missing.
 PYTHON ?= python3
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES ?= 2
 
-.PHONY: demo test dryrun lint clean-demo
+.PHONY: demo test dryrun lint benchmark clean-demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ test: $(VENV)/.installed
 
 dryrun: $(VENV)/.installed
 	snakemake -n --cores all figures/fig3.pdf
+
+benchmark: $(VENV)/.installed  # engine vs plain loop on this machine; see BENCHMARKS.md
+	$(VENV)/bin/python scripts/benchmark.py
 
 lint: $(VENV)/.installed
 	snakemake --lint
