@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from sparserobust import attacks, bench, data, engine, evaluate, hparams, masks, models, optim, pruning
+from sparserobust import attacks, data, engine, evaluate, hparams, masks, models, optim, pruning, reference
 from sparserobust.demo_data import generate
 
 CPU = torch.device("cpu")
@@ -55,13 +55,13 @@ def engine_run(task, seed, epochs=EPOCHS, **options):
 def reference_run(task, seed):
     model, mask = fresh()
     torch.manual_seed(seed)
-    model = bench.reference_model(model, mask)
+    model = reference.sparse_model(model, mask)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    loader, hp = bench.reference_loader(task[0], AUG, 64), schedule()
+    loader, hp = reference.loader(task[0], AUG, 64), schedule()
     for epoch in range(EPOCHS):
         for group in opt.param_groups:
             group["lr"] = optim.lr_at(hp, epoch)
-        bench.reference_epoch(model, loader, opt, ATTACK, CPU)
+        reference.epoch(model, loader, opt, ATTACK, CPU)
     return score(model, task[1])
 
 
@@ -107,7 +107,7 @@ def test_attack_strength_same_in_bf16_and_plain_form(task):
     rates = []
     for attack in (lambda: attacks.pgd(model, x, y, strong, torch.Generator().manual_seed(0)),
                    lambda: attacks.pgd(model, x, y, strong, torch.Generator().manual_seed(0), bf16),
-                   lambda: bench.plain_pgd(model, x, y, strong, torch.Generator().manual_seed(0))):
+                   lambda: reference.plain_pgd(model, x, y, strong, torch.Generator().manual_seed(0))):
         adv = attack()
         with torch.no_grad():
             rates.append(100 * float((model.eval()(adv).argmax(1) == y).float().mean()))
@@ -124,7 +124,7 @@ def test_plain_pgd_equals_engine_pgd_in_fp64():
         model, _ = fresh()
         x, y = torch.rand(16, 3, 16, 16), torch.randint(0, 10, (16,))
         a = attacks.pgd(model, x, y, EVAL, torch.Generator().manual_seed(3))
-        b = bench.plain_pgd(model, x, y, EVAL, torch.Generator().manual_seed(3))
+        b = reference.plain_pgd(model, x, y, EVAL, torch.Generator().manual_seed(3))
     finally:
         torch.set_default_dtype(torch.float32)
     assert torch.equal(a, b)
