@@ -8,7 +8,7 @@ import _path  # noqa: F401
 from sparserobust import bench, cli, projection, provenance
 
 p = argparse.ArgumentParser(description=__doc__)
-p.add_argument("--configfile", default="config.yaml")
+p.add_argument("--configfile", nargs="+", default=["config.yaml"], help="as given to snakemake")
 src = p.add_mutually_exclusive_group(required=True)
 src.add_argument("--benchmark", help="a CSV written by scripts/benchmark.py --out on the GPU you plan for")
 src.add_argument("--assume", help=f"DEVICE:FRACTION, e.g. H100:0.4 (devices: {', '.join(bench.PEAK_BF16)})")
@@ -27,7 +27,7 @@ def main():
         rate = bench.PEAK_BF16[name] * float(fraction)
         price, basis = projection.Pricer(rate=rate), f"ASSUMED {float(fraction):.0%} of {name} bf16 peak (not measured)"
     table = projection.project(args.configfile, price, args.targets)
-    print(f"config: {args.configfile}; rates: {basis}; GPU-hours of one GPU, every job built from nothing")
+    print(f"config: {' '.join(args.configfile)}; rates: {basis}; GPU-hours of one GPU, every job built from nothing")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     if args.out:
         provenance.write_text(args.out, table.to_csv(index=False))

@@ -1,5 +1,7 @@
 """The benchmark script measures and prints a table; the GPU-hour projection prices jobs exactly."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def bench_csv(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "cpu.csv"
-    run = subprocess.run([sys.executable, "scripts/benchmark.py", "--models", "demo", "--steps", "2", "--repeats", "1",
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, "scripts/benchmark.py", "--models", "demo", "preact_resnet18", "--batch", "128",
+                          "2", "--steps", "2", "--repeats", "1", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "device: CPU" in run.stdout and "ratio" in run.stdout
     return out
@@ -24,6 +27,8 @@ def bench_csv(tmp_path_factory):
 
 def test_benchmark_table_has_both_steps_and_sane_numbers(bench_csv):
     table = pd.read_csv(bench_csv)
+    assert list(table.model) == ["demo", "demo", "preact_resnet18", "preact_resnet18"]
+    table = table[table.model == "demo"]
     assert list(table.step) == ["standard", "PGD-10 AT"]
     assert (table.engine_img_s > 0).all() and (table.reference_img_s > 0).all()
     assert (table.ratio == table.engine_img_s / table.reference_img_s).all() or \
@@ -32,6 +37,35 @@ def test_benchmark_table_has_both_steps_and_sane_numbers(bench_csv):
     assert table.engine_img_s[1] < table.engine_img_s[0] / 2
     assert (table.tflop_s > 0).all() and (table.mask_overhead_pct > 0).all()
     assert table.device[0].startswith("CPU") and table.torch[0].startswith("2.")
+
+
+def test_width_variant_priced_from_its_family_by_flops():
+    price = projection.Pricer(measured={("preact_resnet18", 32): (3.0, 2.0, 1.0)})
+    ratio = projection.forward_flops("preact_resnet18:0.25", 32) / projection.forward_flops("preact_resnet18", 32)
+    assert 0.03 < ratio < 0.15  # a quarter of the width: about 1/16 of the FLOPs
+    assert price("preact_resnet18:0.25", 32) == pytest.approx((3 * ratio, 2 * ratio, ratio))
+
+
+def test_projection_rule_for_the_demo_config(bench_csv):
+    """The projection is a file target of its own: results/benchmark/HOST.gpu_hours.CONFIG.csv."""
+    host = f"pytest{os.getpid()}"
+    folder = ROOT / "results" / "benchmark"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(bench_csv, folder / f"{host}.csv")
+    target = folder / f"{host}.gpu_hours.demo.csv"
+    exe = Path(sys.executable).with_name("snakemake")
+    try:
+        run = subprocess.run([str(exe), "--cores", "1", "--configfile=config/demo.yaml", "--",
+                              str(target.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                             env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
+        assert run.returncode == 0, run.stderr[-3000:]
+        table = pd.read_csv(target)
+        assert "all" in set(table.target) and "figures/fig3.pdf" in set(table.target)
+        assert (table.gpu_hours > 0).all()
+        assert float(table.gpu_hours[table.target == "all"].iloc[0]) >= table.gpu_hours.max() - 1e-9
+    finally:
+        for f in folder.glob(f"{host}*"):
+            f.unlink()
 
 
 def test_measured_costs_from_rates(tmp_path):

@@ -50,8 +50,9 @@ def measured_costs(csv):
 
 
 class Pricer:
-    """Seconds per image (a, b, f) for any (arch, size): a measured row of the same arch,
-    scaled by forward FLOPs to other sizes; or FLOPs / an assumed rate when `rate` is given."""
+    """Seconds per image (a, b, f) for any (arch, size): a measured row of the same architecture
+    family (`preact_resnet18` for `preact_resnet18:0.25`), scaled by forward FLOPs to this
+    width and size; or FLOPs / an assumed rate when `rate` is given."""
 
     def __init__(self, measured=None, rate=None):
         self.measured, self.rate, self._flops = measured or {}, rate, {}
@@ -65,13 +66,14 @@ class Pricer:
         if self.rate:
             f = self.fwd(arch, size) / self.rate
             return 3 * f, 2 * f, f
-        known = [s for a, s in self.measured if a == arch]
+        family = arch.split(":")[0]
+        known = [(a, s) for a, s in self.measured if a.split(":")[0] == family]
         if not known:
             raise ValueError(f"the benchmark has no row for model.arch {arch!r}; run scripts/benchmark.py "
                              f"--models with a case of that architecture (cases: {sorted(bench.CASES)})")
-        base = min(known, key=lambda s: abs(s - size))
-        scale = self.fwd(arch, size) / self.fwd(arch, base)
-        return tuple(scale * c for c in self.measured[(arch, base)])
+        base = min(known, key=lambda k: (k[0] != arch, abs(k[1] - size)))
+        scale = self.fwd(arch, size) / self.fwd(*base)
+        return tuple(scale * c for c in self.measured[base])
 
 
 def _size(spec, ds):
@@ -143,9 +145,12 @@ def job_seconds(script, spec, price):
     return 0.0
 
 
-def dry_run_jobs(target, configfile):
-    """[(script name, spec)] of every job Snakemake would run to build `target` from nothing."""
-    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "-F", f"--configfile={configfile}", "--", target]
+def dry_run_jobs(target, configfiles):
+    """[(script name, spec, argv)] of every job Snakemake would run to build `target` from nothing.
+    `configfiles`: one path or a list (--nolock: it may run inside a running workflow)."""
+    files = [configfiles] if isinstance(configfiles, str | Path) else list(configfiles)
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "-F", "--nolock", "--configfile", *map(str, files),
+           "--", target]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise ValueError(f"snakemake dry run of {target} failed:\n{(out.stderr or out.stdout)[-2000:]}")

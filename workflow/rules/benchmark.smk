@@ -1,9 +1,12 @@
 # Training-step benchmark of the engine against a plain reference loop (not part of `all`), with
 # the config's engine options:  snakemake --cores all results/benchmark/<host>.csv
-# Its CSV feeds the GPU-hour projection: python scripts/project_gpu_hours.py --benchmark <csv>
+# Its CSV feeds the GPU-hour projection of this config, per figure (rule project_gpu_hours):
+#   snakemake --cores 1 results/benchmark/<host>.gpu_hours.<config name>.csv
 
 
 rule benchmark:
+    wildcard_constraints:
+        host=r"[^./]+",
     output:
         "results/benchmark/{host}.csv",
     log:
@@ -22,3 +25,24 @@ rule benchmark:
         CONDA_ENV
     shell:
         "python scripts/benchmark.py {params.engine} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule project_gpu_hours:
+    wildcard_constraints:
+        host=r"[^./]+",
+    localrule: True
+    input:
+        "results/benchmark/{host}.csv",
+    output:
+        f"results/benchmark/{{host}}.gpu_hours.{config['name']}.csv",
+    log:
+        f"results/benchmark/{{host}}.gpu_hours.{config['name']}.log",
+    benchmark:
+        f"results/benchmark/{{host}}.gpu_hours.{config['name']}.tsv"
+    params:
+        configfiles=" ".join(map(str, workflow.configfiles)) or "config.yaml",
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/project_gpu_hours.py --benchmark {input} --configfile {params.configfiles} "
+        "--out {output} > {log} 2>&1"
