@@ -1,4 +1,6 @@
+import os
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,6 +10,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+
+def snakemake(*args, cwd=ROOT, timeout=120):
+    """Run this venv's snakemake in the repository, its folder first on PATH (for rule shells)."""
+    exe = Path(sys.executable).with_name("snakemake")
+    env = {**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(autouse=True)

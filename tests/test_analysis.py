@@ -106,7 +106,7 @@ def test_double_win_verdicts_and_extreme_sparsity():
     assert ext["extreme_round"].tolist() == [2] and abs(ext["extreme_sparsity"].iloc[0] - 36.0) < 1e-6
 
 
-def test_data_limited_subsets(tmp_path):
+def test_data_limited_subsets():
     from sparserobust.demo_data import generate
 
     x, y = generate(1, 10, 200, 0)

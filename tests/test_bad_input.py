@@ -5,16 +5,13 @@ import errno
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from conftest import fake_cifar10
+from conftest import ROOT, fake_cifar10
 from sparserobust import config, data, folders, jobs, masks, models, provenance, stages
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(name, *args):

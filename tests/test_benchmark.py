@@ -4,14 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sparserobust import projection
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +52,9 @@ def test_projection_rule_for_the_demo_config(bench_csv):
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(bench_csv, folder / f"{host}.csv")
     target = folder / f"{host}.gpu_hours.demo.csv"
-    exe = Path(sys.executable).with_name("snakemake")
     try:
-        run = subprocess.run([str(exe), "--cores", "1", "--configfile=config/demo.yaml", "--",
-                              str(target.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
+        run = snakemake("--cores", "1", "--configfile=config/demo.yaml", "--", str(target.relative_to(ROOT)),
+                        timeout=900)
         assert run.returncode == 0, run.stderr[-3000:]
         table = pd.read_csv(target)
         assert "all" in set(table.target) and "figures/fig3.pdf" in set(table.target)

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 

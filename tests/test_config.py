@@ -1,15 +1,12 @@
 import copy
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from sparserobust import config
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, snakemake
 
 
 def paper():
@@ -61,11 +58,6 @@ def test_malformed_yaml(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(config.ConfigError, match="not valid YAML"):
         config.load(bad)
-
-
-def snakemake(*args, cwd=ROOT, timeout=120):
-    exe = Path(sys.executable).with_name("snakemake")
-    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def test_paper_dry_run_builds_full_dag_offline_fast():

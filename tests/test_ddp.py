@@ -11,7 +11,7 @@ import torch
 
 from sparserobust import config, jobs, masks, models, stages, weights
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_two_process_ddp_imp_round_gives_the_single_process_mask(tmp_path):

@@ -1,15 +1,11 @@
 """A tiny run of the real workflow: pre-training -> file:// download -> tickets -> transfer -> fig3."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, snakemake
 
 
 def tiny_config(tmp):
@@ -39,11 +35,8 @@ def tiny_config(tmp):
     return path
 
 
-def run(tmp, cfg, *targets, options=("--cores", "2")):
-    exe = Path(sys.executable).with_name("snakemake")
-    out = subprocess.run([str(exe), *options, "--nolock", f"--configfile={cfg}", "--", *targets],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
+def run(cfg, *targets, options=("--cores", "2")):
+    out = snakemake(*options, "--nolock", f"--configfile={cfg}", "--", *targets, timeout=600)
     assert out.returncode == 0, out.stderr[-4000:]
     return out
 
@@ -56,7 +49,7 @@ TABLE_OF = {"swt_overfitting": "swt_curves", "swt_density": "swt_curves", "swt_g
 
 def test_tiny_workflow_makes_every_figure(tmp_path):
     cfg = tiny_config(tmp_path)
-    run(tmp_path, cfg, "all")
+    run(cfg, "all")
     for name in FIGURES:
         assert (tmp_path / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
         assert (tmp_path / "results" / "tables" / f"{TABLE_OF.get(name, name)}.csv").stat().st_size > 0, name
@@ -84,7 +77,7 @@ def test_tiny_workflow_makes_every_figure(tmp_path):
     assert abs(swt.loc["flying_bird", "final_density"] - 0.2) < 0.01 and swt.loc["dense", "final_density"] == 1
     assert swt.loc["flying_bird", "train_flops"] < 0.75 * swt.loc["dense", "train_flops"]  # IGQ keeps early layers denser
     assert swt.loc["robust_bird", "ticket_epoch"] >= 3  # a full window of masks first
-    run(tmp_path, cfg, options=("--report", str(tmp_path / "report.html")))
+    run(cfg, options=("--report", str(tmp_path / "report.html")))
     assert "swt_table.pdf" in (tmp_path / "report.html").read_text(errors="ignore")
     land = pd.read_csv(tmp_path / "results/tables/fig6.csv")
     assert set(land["plane"]) == {"random", "pca", "trajectory"}
@@ -94,7 +87,7 @@ def test_tiny_workflow_makes_every_figure(tmp_path):
     first = json.loads(target.read_text())
     assert first["provenance"]["seed"] == 1 and "torch" in first["provenance"]["versions"]
     target.unlink()
-    run(tmp_path, cfg, str(target))
+    run(cfg, str(target))
     second = json.loads(target.read_text())
     for key in ("test_sa", "test_ra", "test_transfer_ra", "best_epoch", "sparsity"):
         assert first[key] == second[key], key

@@ -1,11 +1,10 @@
 """envs/*.yaml must pin exactly what requirements.txt pins."""
 
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def pins(lines):

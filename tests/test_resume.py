@@ -13,7 +13,7 @@ import torch
 
 from sparserobust import config, jobs, masks, models, provenance, weights
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

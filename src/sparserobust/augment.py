@@ -63,4 +63,4 @@ def apply(x_uint8, hp, gen=None):
     if hp.kind not in KINDS:
         raise ValueError(f"unknown augmentation kind {hp.kind!r}; known: {sorted(KINDS)}")
     x = x_uint8.to(torch.get_default_dtype()).div_(255.0)
-    return KINDS[hp.kind](x, hp, gen).contiguous()
+    return KINDS[hp.kind](x, hp, gen)  # data.batches makes it contiguous, channels_last

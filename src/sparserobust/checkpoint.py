@@ -39,10 +39,6 @@ class Checkpointer:
     def save(self, state):
         provenance.save_torch(self.path, state)
 
-    def done(self):
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-
 
 def rng_state(gen, dev_gen):
     out = {"gen": gen.get_state(), "dev_gen": dev_gen.get_state(), "torch": torch.get_rng_state()}

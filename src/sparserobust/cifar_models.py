@@ -10,13 +10,12 @@ import torch.nn.functional as F
 
 
 class PreActBlock(nn.Module):
-    def __init__(self, cin, cout, stride, drop=0.0):
+    def __init__(self, cin, cout, stride):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.drop = drop
         self.shortcut = None
         if stride != 1 or cin != cout:
             self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False)
@@ -26,15 +25,13 @@ class PreActBlock(nn.Module):
         short = x if self.shortcut is None else self.shortcut(out)
         out = self.conv1(out)
         out = F.relu(self.bn2(out))
-        if self.drop:
-            out = F.dropout(out, self.drop, self.training)
         return self.conv2(out) + short
 
 
 class PreActResNet(nn.Module):
     """PreAct ResNet-18 (blocks 2-2-2-2) and WideResNet (WRN-depth-k: 3 stages, widened)."""
 
-    def __init__(self, blocks, widths, num_classes, stem=64, final_bn=True):
+    def __init__(self, blocks, widths, num_classes, stem=64):
         super().__init__()
         self.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
         layers, cin = [], stem
@@ -43,7 +40,7 @@ class PreActResNet(nn.Module):
             layers.append(nn.Sequential(*stage))
             cin = w
         self.layers = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(cin) if final_bn else nn.Identity()
+        self.bn = nn.BatchNorm2d(cin)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):

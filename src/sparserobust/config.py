@@ -8,7 +8,13 @@ from pathlib import Path
 import yaml
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-PRUNERS = ("imp_st", "imp_at", "omp", "random", "dense")
+IMP_PRUNERS = ("imp_st", "imp_at")  # iterative: round k prunes round k-1's re-trained ticket
+PRUNERS = (*IMP_PRUNERS, "omp", "random", "dense")
+
+
+def retrains(pruner, k):
+    """Whether the ticket of (pruner, round k) re-trains on the source task (IMP after round 1)."""
+    return pruner in IMP_PRUNERS and int(k) > 1
 
 
 class ConfigError(ValueError):
@@ -105,13 +111,10 @@ def _check_analysis(cfg, fail):
     known = cfg["transfer"]["datasets"]
     if an["fig4"]["init"] not in cfg["pretrain"]:
         fail("analysis.fig4.init", f"unknown pre-training {an['fig4']['init']!r}; defined: {sorted(cfg['pretrain'])}")
-    for fig in ("fig4", "fig5"):
+    for fig in ("fig4", "fig5", "table_a2"):
         for i, name in enumerate(an[fig]["datasets"]):
             if name not in known:
                 fail(f"analysis.{fig}.datasets[{i}]", f"{name!r} is not in transfer.datasets {known}")
-    for i, name in enumerate(an["table_a2"]["datasets"]):
-        if name not in known:
-            fail(f"analysis.table_a2.datasets[{i}]", f"{name!r} is not in transfer.datasets {known}")
     for fig in ("fig6", "fig7"):
         if an[fig]["dataset"] not in known:
             fail(f"analysis.{fig}.dataset", f"{an[fig]['dataset']!r} is not in transfer.datasets {known}")

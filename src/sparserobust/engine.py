@@ -48,12 +48,13 @@ def compiled(model, hp, device):
 
 
 def _loss(logits, y, x, hp, teacher):
-    loss = F.cross_entropy(evaluate.full(logits), y)
+    logits = evaluate.full(logits)
+    loss = F.cross_entropy(logits, y)
     if teacher is None or not hp.kd_alpha:
         return loss
     with torch.no_grad():
         target = F.softmax(evaluate.full(teacher(x)) / hp.kd_temperature, dim=1)
-    kd = F.kl_div(F.log_softmax(evaluate.full(logits) / hp.kd_temperature, dim=1), target, reduction="batchmean")
+    kd = F.kl_div(F.log_softmax(logits / hp.kd_temperature, dim=1), target, reduction="batchmean")
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
@@ -61,7 +62,8 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
                 resume=None, on_step=None, nets=None):
     """One epoch. `resume` = (batches already done, their running sums) continues a pre-empted
     epoch: the same data order and augmentations are replayed up to there (same generator
-    state at the epoch start) without training. `on_step(i, sums)` runs after every step.
+    state at the epoch start) without training. `on_step(i, sums)` runs after every step;
+    sums() gives the running (loss sum, correct, n), read from the device only when asked.
     `nets` = (attack model, training-pass model) when they differ from `model` (compiled, DDP)."""
     attack_net, fwd = nets or (model, model)
     model.train()
@@ -92,7 +94,7 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
         if on_step is not None:
-            on_step(i + 1, (float(loss_sum), int(correct), n))
+            on_step(i + 1, lambda n=n: (float(loss_sum), int(correct), n))  # read (a device sync) on demand
     loss_total, correct_total, n_total = distributed.sum_all([float(loss_sum), float(correct), n])
     return {"train_loss": loss_total / n_total, "train_acc": 100 * correct_total / n_total}
 
@@ -155,13 +157,13 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
         start = time.time()
         opt.lr = optim.lr_at(hp, epoch)
         rec = {"epoch": epoch + 1, "lr": opt.lr}
-        gen_epoch_start = gen.get_state() if partial is None else saved["gen_epoch_start"]
+        gen_epoch_start = gen.get_state()  # on a resume, gen was set to the saved epoch start above
 
         def on_step(i, sums, epoch=epoch, gen_epoch_start=gen_epoch_start):
             if bar:
-                progress(epoch + 1, hp.epochs, i, steps, sums)
+                progress(epoch + 1, hp.epochs, i, steps, sums())
             if ckpt is not None and ckpt.stop_requested:
-                snapshot(epoch, i, sums, gen_epoch_start)
+                snapshot(epoch, i, sums(), gen_epoch_start)
                 log(f"SIGTERM: saved the state at epoch {epoch + 1}, batch {i}; exiting")
                 raise checkpoint_mod.Preempted()
 

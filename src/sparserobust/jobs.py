@@ -94,7 +94,7 @@ def trajectory(cfg, init):
     pruner, k = fig6_ticket(cfg)
     spec = transfer(cfg, init, pruner, k, f6["dataset"], "full", f6["regime"], f6["seed"])
     spec.pop("transfer_attack", None)
-    spec["checkpoint_every"] = config_mod.analysis(cfg)["fig6"]["checkpoint_every"]
+    spec["checkpoint_every"] = f6["checkpoint_every"]
     return spec
 
 

@@ -14,6 +14,7 @@ import torch
 class SGD:
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         self.params = [p for p in params if p.requires_grad]
+        self._index = {id(p): i for i, p in enumerate(self.params)}  # buffer_of runs every sparse step
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.buffers = [None] * len(self.params)
         self.steps = 0
@@ -43,10 +44,8 @@ class SGD:
         self.lr, self.buffers, self.steps = state["lr"], list(state["buffers"]), state.get("steps", 0)
 
     def buffer_of(self, param):
-        for p, b in zip(self.params, self.buffers):
-            if p is param:
-                return b
-        return None
+        i = self._index.get(id(param))
+        return None if i is None else self.buffers[i]
 
 
 def lr_at(hp, epoch):

@@ -1,7 +1,5 @@
 """Figures and rendered tables from collected CSVs (pandas -> seaborn/matplotlib), written atomically."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import metrics  # noqa: E402
+from . import metrics, provenance  # noqa: E402
 
 INIT_LABEL = {"standard": "standard pre-training", "fast_adversarial": "fast adversarial pre-training",
               "adversarial": "adversarial pre-training"}
@@ -22,16 +20,11 @@ PRUNER_LABEL = {"imp_st": "IMP (standard re-training)", "imp_at": "IMP (adversar
 
 def save(fig, out):
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, bbox_inches="tight", metadata={"Title": out.stem})
-        os.replace(tmp, out)
+        provenance._atomic(out, lambda handle: fig.savefig(handle, format=out.suffix[1:], bbox_inches="tight",
+                                                           metadata={"Title": out.stem}))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _ordered(values, order):

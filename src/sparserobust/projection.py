@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import bench, flops, models
+from . import bench, config, flops, models
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)
@@ -109,7 +109,7 @@ def _training(hp, n_train, n_val, cost, teacher=False):
 
 def job_seconds(script, spec, price):
     """GPU seconds of one job of `script` (the scripts/ name) with its spec."""
-    if script == "make_ticket" and spec["pruner"] in ("imp_st", "imp_at") and spec["round"] > 1:
+    if script == "make_ticket" and config.retrains(spec["pruner"], spec["round"]):
         ds = spec["source"]
         return _training(spec["retrain"], _counts(ds)[0], 0, price(spec["arch"], 224 if ds["kind"] == "imagefolder"
                                                                    else _size(spec, ds)))
@@ -168,16 +168,16 @@ def dry_run_jobs(target, configfiles):
     return jobs
 
 
-def figures(configfile):
-    """The figure and table targets of `all` under this config."""
-    return [argv[argv.index("--out") + 1] for script, _, argv in dry_run_jobs("all", configfile) if script == "plot"]
-
-
 def project(configfile, price, targets=None):
-    """One row per target (default: every figure and `all`): GPU jobs, GPU-hours, the longest job."""
+    """One row per target (default: every figure and table of `all`, then `all` itself):
+    GPU jobs, GPU-hours, the largest job."""
+    runs = {}
+    if targets is None:  # the figures are the plot jobs of `all`, whose dry run is kept for its own row
+        runs["all"] = dry_run_jobs("all", configfile)
+        targets = [argv[argv.index("--out") + 1] for script, _, argv in runs["all"] if script == "plot"] + ["all"]
     rows = []
-    for target in (targets or figures(configfile) + ["all"]):
-        jobs = [(s, spec) for s, spec, _ in dry_run_jobs(target, configfile) if spec is not None]
+    for target in targets:
+        jobs = [(s, spec) for s, spec, _ in runs.get(target) or dry_run_jobs(target, configfile) if spec is not None]
         seconds = [job_seconds(s, spec, price) for s, spec in jobs]
         rows.append({"target": target, "gpu_jobs": sum(1 for t in seconds if t > 0),
                      "gpu_hours": sum(seconds) / 3600, "largest_job_gpu_hours": max(seconds, default=0) / 3600})

@@ -4,12 +4,17 @@ import time
 
 import torch
 
-from . import checkpoint, data, engine, evaluate, hparams, masks, models, provenance, pruning, weights
+from . import checkpoint, config, data, engine, evaluate, hparams, masks, models, provenance, pruning, weights
 
 
 def network(spec, num_classes, ds):
     net = models.build(spec["arch"], num_classes)
     return models.Normalized(net, ds["mean"], ds["std"])
+
+
+def train_hparams(spec, raw):
+    """TrainHParams of one of the spec's training mappings, with the config's engine options."""
+    return hparams.train(raw, **spec.get("engine", {}))
 
 
 def source_splits(ds):
@@ -25,7 +30,7 @@ def pretrain_demo(spec, out, log):
     torch.manual_seed(spec["seed"])
     ds = spec["source"]
     model = network(spec, spec["num_classes"], ds)
-    hp = hparams.train(spec["train"], **spec.get("engine", {}))
+    hp = train_hparams(spec, spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, source_splits(ds), hp, device, spec["seed"], log=log,
@@ -63,11 +68,11 @@ def make_ticket(spec, weights_path, prev_path, out, log):
         mask = pruning.prune_to_round("random", pre, mask, spec["prune_fraction"], k, gen)
     elif pruner == "omp":
         mask = pruning.prune_to_round("magnitude", pre, mask, spec["prune_fraction"], k)
-    elif pruner in ("imp_st", "imp_at"):
+    elif pruner in config.IMP_PRUNERS:
         mask = masks.load(prev_path)
         masks.check_compatible(model.net, mask, str(prev_path))
         state = pre
-        if k > 1:
+        if config.retrains(pruner, k):
             history, state = retrain(spec, model, pre, mask, log, checkpoint.resume_path(out))
         mask = pruning.prune("magnitude", state, mask, spec["prune_fraction"])
     elif pruner != "dense":
@@ -81,7 +86,7 @@ def make_ticket(spec, weights_path, prev_path, out, log):
 def retrain(spec, model, pre, mask, log, resume=None):
     """Rewind to the pre-trained weights under `mask`, then re-train on the source task."""
     model.net.load_state_dict(pruning.rewind(pre, mask))
-    hp = hparams.train(spec["retrain"], **spec.get("engine", {}))
+    hp = train_hparams(spec, spec["retrain"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, _, state = engine.train(model, source_splits(spec["source"]), hp, device,
@@ -114,7 +119,7 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
     start = time.time()
     splits = downstream_splits(spec)
     model, mask = ticket_model(spec, weights_path, ticket_path)
-    hp = hparams.train(spec["train"], **spec.get("engine", {}))
+    hp = train_hparams(spec, spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
@@ -147,7 +152,7 @@ def train_attack_source(spec, out, log):
     ds = spec["dataset"]
     torch.manual_seed(spec["seed"])
     model = network(spec, ds["num_classes"], ds)
-    hp = hparams.train(spec["train"], **spec.get("engine", {}))
+    hp = train_hparams(spec, spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
     history, best, state = engine.train(model, data.load_splits(ds), hp, device, spec["seed"], log=log,
@@ -168,7 +173,7 @@ def trajectory(spec, weights_path, ticket_path, out, log):
     """Re-run a transfer (same spec and seed) keeping a checkpoint every `checkpoint_every` epochs."""
     splits = downstream_splits(spec)
     model, mask = ticket_model(spec, weights_path, ticket_path)
-    hp = hparams.train(spec["train"], **spec.get("engine", {}))
+    hp = train_hparams(spec, spec["train"])
     device = engine.pick_device(spec["device"])
     masks.apply(model.net, mask)
     model = models.prepare(model, device)
@@ -209,8 +214,7 @@ def landscape(spec, trajectory_path, out, log):
     gen = torch.Generator().manual_seed(spec["seed"])
     d1, d2 = ls.random_direction(model.net, mask, gen), ls.random_direction(model.net, mask, gen)
     axis, loss, acc = ls.grid(model, d1, d2, test, device, spec["span"], spec["resolution"], **kw)
-    rows = [{"plane": "random", "alpha": float(a), "beta": float(b), "loss": float(loss[i, j]),
-             "acc": float(acc[i, j])} for i, a in enumerate(axis) for j, b in enumerate(axis)]
+    rows = _grid_rows("random", axis, loss, acc)
     names = ls.direction_names(model.net)
     net_states = [{k[len("net."):]: v for k, v in st.items() if k.startswith("net.")} for st in states]
     dirs, coords, ratio = ls.pca_directions(net_states, names)
@@ -218,11 +222,15 @@ def landscape(spec, trajectory_path, out, log):
     p1, p2 = ls.unflatten(dirs[0], like, names), ls.unflatten(dirs[1], like, names)
     span = 1.25 * float(coords.abs().max().clamp_min(1e-3))
     axis, loss, acc = ls.grid(model, p1, p2, test, device, span, spec["resolution"], **kw)
-    rows += [{"plane": "pca", "alpha": float(a), "beta": float(b), "loss": float(loss[i, j]),
-              "acc": float(acc[i, j])} for i, a in enumerate(axis) for j, b in enumerate(axis)]
+    rows += _grid_rows("pca", axis, loss, acc)
     rows += [{"plane": "trajectory", "alpha": float(c[0]), "beta": float(c[1]), "step": t,
               "explained": ratio[0] + (ratio[1] if len(ratio) > 1 else 0.0)} for t, c in enumerate(coords)]
     table = pd.DataFrame(rows).assign(init=spec["init"], surface=spec["surface"])
     provenance.write_text(out, table.to_csv(index=False))
     log(f"landscape {spec['init']} {spec['surface']}: {spec['resolution']}x{spec['resolution']} grid, "
         f"PCA explains {100 * sum(ratio):.1f} %")
+
+
+def _grid_rows(plane, axis, loss, acc):
+    return [{"plane": plane, "alpha": float(a), "beta": float(b), "loss": float(loss[i, j]), "acc": float(acc[i, j])}
+            for i, a in enumerate(axis) for j, b in enumerate(axis)]

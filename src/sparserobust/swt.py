@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from . import checkpoint, data, engine, evaluate, flops, hparams, masks, models, provenance, sparse, stages
+from . import checkpoint, data, engine, evaluate, flops, masks, models, provenance, sparse, stages
 
 METHODS = ("dense", "robust_bird", "flying_bird", "flying_bird_plus")
 
@@ -25,7 +25,7 @@ class FlyingBird:
 
     def after_step(self, step, opt):
         if step % self.cfg["update_every"]:
-            return None
+            return
         rate = sparse.cosine_rate(step, self.total, self.cfg["rate_start"], self.cfg["rate_end"])
         extra, grow = self.adaptive.decision() if self.adaptive else (0.0, 1.0)
         params = dict(self.net.named_parameters())
@@ -36,7 +36,6 @@ class FlyingBird:
             self.mask[n] = m.to(self.mask[n].device)
         self.density_log.append({"step": step, "density": masks.density(self.mask), "rate": rate,
                                  "extra_prune": extra * rate, "grow_factor": grow})
-        return self.mask
 
     def after_epoch(self, rec):
         if self.adaptive is not None and "val_ra" in rec:
@@ -69,7 +68,7 @@ class EarlyBirdWatch:
         self.stop, self.found_epoch = False, None
 
     def after_step(self, step, opt):
-        return None
+        pass
 
     def after_epoch(self, rec):
         if self.test.add(sparse.global_magnitude_mask(self.net, self.names, self.density)) and not self.stop:
@@ -83,15 +82,20 @@ class EarlyBirdWatch:
         self.stop, self.found_epoch = state["stop"], state["found_epoch"]
 
 
+def _densities(mask):
+    """(layer densities or None, overall density) of a mask; a dense run has no mask."""
+    return (masks.layer_densities(mask), masks.density(mask)) if mask is not None else (None, 1.0)
+
+
 def run(spec, out, log, teacher_path=None, model_out=None):
     start = time.time()
     resume = checkpoint.resume_path(out)
     torch.manual_seed(spec["seed"])
     ds = spec["dataset"]
-    splits = data.load_splits(ds)
     device = engine.pick_device(spec["device"])
+    splits = {k: data.to_device(v, device) for k, v in data.load_splits(ds).items()}  # once; the engine reuses them
     model = models.prepare(stages.network(spec, ds["num_classes"], ds), device)
-    hp = hparams.train(spec["train"], **spec.get("engine", {}))
+    hp = stages.train_hparams(spec, spec["train"])
     shape = tuple(splits["train"].x.shape[1:])
     layer_flops, dense_total = flops.dense_layer_flops(model.net, shape)
     names = sparse.sparse_names(model.net)
@@ -101,7 +105,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     mask, sparsifier = None, None
     if method == "robust_bird":
         rb = spec["robust_bird"]
-        stage1 = hparams.train(rb["stage1"], **spec.get("engine", {}))
+        stage1 = stages.train_hparams(spec, rb["stage1"])
         watch = EarlyBirdWatch(model.net, density, rb["window"], rb["threshold"])
         hist1, _, _ = engine.train(model, splits, dataclasses.replace(stage1, select="last"), device,
                                    spec["seed"], log=log, sparsifier=watch, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
@@ -127,17 +131,14 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     teacher = None
     if teacher_path:
         teacher = stages.load_trained(spec, teacher_path, device)
-    test = data.to_device(splits["test"], device)
+    test = splits["test"]
     autocast = engine.autocast_for(device, hp.precision)
     per_epoch = []
     swa = SWA(model, spec.get("swa_start")) if spec.get("swa_start") is not None else None
 
     def on_epoch(rec, model):
-        current = sparsifier.mask if sparsifier is not None else mask
-        dens = masks.layer_densities(current) if current is not None else {}
-        f = flops.inference_flops(layer_flops, dense_total, dens)
-        epoch_flops.append(f)
-        rec["density"] = masks.density(current) if current is not None else 1.0
+        dens, rec["density"] = _densities(mask)  # the sparsifier changes `mask` in place
+        epoch_flops.append(flops.inference_flops(layer_flops, dense_total, dens))
         rec.update({f"test_{k}": v for k, v in evaluate.report(model, test, device, hp, autocast, spec["seed"]).items()})
         if swa is not None:
             swa.update(rec["epoch"], model)
@@ -159,11 +160,10 @@ def run(spec, out, log, teacher_path=None, model_out=None):
                                              on_epoch=on_epoch, sparsifier=sparsifier, teacher=teacher,
                                              checkpoint=resume, extra_state=(get_state, set_state))
     final_state = {k: v.clone() for k, v in model.state_dict().items()}
-    final_mask = sparsifier.mask if sparsifier is not None else mask
     if swa is not None and swa.count:
-        final_state = swa.finish(model, splits["train"], hp, device, final_mask)
+        final_state = swa.finish(model, splits["train"], hp, device, mask)
     results = {}
-    train_eval = data.to_device(splits["train"], device)
+    train_eval = splits["train"]
     for tag, state in (("best", best_state), ("final", final_state)):
         model.load_state_dict(state)
         t = evaluate.report(model, test, device, hp, autocast, spec["seed"])
@@ -175,10 +175,10 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     results["train_flops"] = extra_flops + flops.training_flops(epoch_flops, len(splits["train"]), attack_steps)
     results["dense_train_flops"] = flops.training_flops([dense_total] * hp.epochs, len(splits["train"]),
                                                         attack_steps)
-    final_d = masks.layer_densities(final_mask) if final_mask is not None else {}
+    final_d, final_density = _densities(mask)
     results["inference_flops"] = flops.inference_flops(layer_flops, dense_total, final_d)
     results["dense_inference_flops"] = dense_total
-    results["final_density"] = masks.density(final_mask) if final_mask is not None else 1.0
+    results["final_density"] = final_density
     record = {"arch": spec["arch"], "dataset": ds["key"], "method": spec["method_label"], "seed": spec["seed"],
               "density_target": density if method != "dense" else 1.0, "best_epoch": best["epoch"] if best else 0,
               **info, **results, "history": per_epoch,
@@ -226,7 +226,7 @@ class SWA:
                     mod.reset_running_stats()
                     mod.momentum = None
             model.train()
-            for x, _ in data.batches(data.to_device(train, device), hp.batch_size, device, hp.augment,
+            for x, _ in data.batches(train, hp.batch_size, device, hp.augment,
                                      torch.Generator().manual_seed(0), shuffle=True):
                 model(x)
         return {k: v.clone() for k, v in model.state_dict().items()}

@@ -14,7 +14,7 @@ rule benchmark:
     benchmark:
         "results/benchmark/{host}.tsv"
     params:
-        engine=lambda w: "--precision {} {}".format(
+        engine="--precision {} {}".format(
             config.get("engine", {}).get("precision", "auto"),
             "--compile" if config.get("engine", {}).get("compile") else "",
         ),

@@ -1,6 +1,7 @@
 # File naming and the job lists of each figure; every result of a config lives under config["results"].
 AN = cfg_mod.analysis(config)
-DATA_LABELS = [cfg_mod.data_label(f) for f in config["transfer"].get("data_fractions", [])]
+DATA_LABELS = cfg_mod.data_labels(config)[1:]  # the data-limited ones (after "full")
+FIG6_TICKET = jobs.fig6_ticket(config)
 
 
 def ticket_file(init, pruner, k):
@@ -82,7 +83,7 @@ def made_by_pretrain_rule(wildcards):
 
 def previous_ticket(wildcards):
     k = int(wildcards.round)
-    if wildcards.pruner not in ("imp_st", "imp_at"):
+    if wildcards.pruner not in cfg_mod.IMP_PRUNERS:
         return []
     return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, wildcards.pruner, k - 1)
 
@@ -110,7 +111,12 @@ def res(name):
 
 
 def retrains(wildcards):
-    return wildcards.pruner in ("imp_st", "imp_at") and int(wildcards.round) > 1
+    return cfg_mod.retrains(wildcards.pruner, wildcards.round)
+
+
+def flag(option, key):
+    """A params function: `option PATH` when the optional input `key` is there, else nothing."""
+    return lambda w, input: f"{option} {input[key]}" if input[key] else ""
 
 
 def launcher(wildcards, resources):

@@ -37,7 +37,7 @@ rule swt_sparse:
         f"{R}/benchmarks/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.tsv"
     params:
         spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, w.method, w.seed)),
-        teacher=lambda w, input: f"--teacher {input.teacher}" if input.teacher else "",
+        teacher=flag("--teacher", "teacher"),
     threads: 1
     resources:
         **res("swt_sparse"),

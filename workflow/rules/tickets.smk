@@ -16,7 +16,7 @@ rule ticket:
         f"{R}/benchmarks/ticket/{{init}}/{{pruner}}/round{{round}}.tsv"
     params:
         spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
-        previous=lambda w, input: f"--previous {input.previous}" if input.previous else "",
+        previous=flag("--previous", "previous"),
         launch=launcher,
     threads: 1
     resources:

@@ -18,7 +18,7 @@ rule transfer:
         spec=lambda w: jobs.dumps(
             jobs.transfer(config, w.init, w.pruner, w.round, w.dataset, w.data, w.regime, w.seed)
         ),
-        source=lambda w, input: f"--attack-source {input.attack_source}" if input.attack_source else "",
+        source=flag("--attack-source", "attack_source"),
     threads: 1
     resources:
         **res("transfer"),
@@ -53,7 +53,7 @@ rule attack_source:
 rule trajectory:
     input:
         weights=f"{R}/weights/{{init}}.pt",
-        ticket=lambda w: ticket_file(w.init, *jobs.fig6_ticket(config)),
+        ticket=lambda w: ticket_file(w.init, *FIG6_TICKET),
     output:
         f"{R}/trajectory/{{init}}.pt",
     log:
