@@ -1,13 +1,15 @@
 # make demo : the embedded demo end to end (figures/fig3.pdf), offline, on CPU or GPU
 # make test : the test suite
 # make benchmark : the training-step benchmark on this machine (BENCHMARKS.md)
+# make paper-smoke : the paper config's real path (ResNet-50, 224 px, published file layouts) on
+#                    fabricated files at a small size (.test/config/paper-smoke.yaml), every figure
 # All create .venv from requirements.txt when it is missing.
 PYTHON ?= python3
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES ?= 2
 
-.PHONY: demo test dryrun lint benchmark clean-demo
+.PHONY: demo test dryrun lint benchmark paper-smoke clean-demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests
 
+paper-smoke: $(VENV)/.installed
+	$(VENV)/bin/python scripts/fabricate_paper_data.py --out .test/data
+	snakemake --cores $(CORES) --resources gpu=2 --configfile=config.yaml .test/config/paper-smoke.yaml -- all
+	$(VENV)/bin/python scripts/peak_memory.py results/paper-smoke
+
 dryrun: $(VENV)/.installed
 	snakemake -n --cores all figures/fig3.pdf
 
@@ -32,4 +39,7 @@ lint: $(VENV)/.installed
 	snakemake --lint
 
 clean-demo:
-	rm -rf results/demo figures/*.pdf
+	rm -rf results/demo figures/demo
+
+clean-paper-smoke:
+	rm -rf results/paper-smoke figures/paper-smoke

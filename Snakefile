@@ -51,6 +51,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/tickets.smk"
 include: "workflow/rules/transfer.smk"

@@ -56,11 +56,26 @@ def test_slurm_profile_sbatch_arguments_for_gpu_and_cpu_rules():
     gpu = sbatch(jobs["transfer"])
     assert "--gpus=1" in gpu and "--cpus-per-gpu=8" in gpu and "--cpus-per-task" not in gpu
     assert "-t 2880" in gpu and "--mem 64000" in gpu
+    assert "--nodes=1" in gpu
     round3 = "results/paper/tickets/standard/imp_st/round3.pt"
     node = sbatch(dry_run_resources("--profile", "profiles/slurm", "--", round3)[round3])
     assert "--gpus=8" in node and "--mem 480000" in node
-    cpu = sbatch(jobs["fetch_weights"])
-    assert "--gpus" not in cpu and "--cpus-per-task=1" in cpu and "-t 120" in cpu
+    assert "--nodes=1" in node  # torchrun --standalone: the 8 GPUs of an IMP round on one node
+
+
+def test_slurm_plugin_keys_from_the_config_reach_sbatch(tmp_path):
+    """gpu_model, partition, account, constraint and extra flags set in config.yaml's resources
+    pass the schema and come out as the plugin's sbatch flags."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["resources"]["ticket"].update(gpu_model="h100", slurm_partition="gpu", slurm_account="lab",
+                                      constraint="ib", slurm_extra="--exclusive")
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    round3 = "results/paper/tickets/standard/imp_st/round3.pt"
+    res = dry_run_resources("--profile", "profiles/slurm", f"--configfile={path}", "--", round3)[round3]
+    line = sbatch(res)
+    assert "--gpus=h100:8" in line and "--nodes=1" in line and "-C ib" in line and "--exclusive" in line
+    assert res["slurm_partition"] == "gpu" and res["slurm_account"] == "lab"
 
 
 def test_tables_and_plots_are_local_rules():
@@ -72,16 +87,20 @@ def test_tables_and_plots_are_local_rules():
                           storage_settings=StorageSettings(), snakefile=ROOT / "Snakefile", workdir=ROOT)._workflow
         local = set(wf._localrules)  # what is_local() consults under a cluster executor
     assert {"plot_fig3", "plot_swt_table", "collect_runs", "double_win_table", "all"} <= local
-    assert not {"transfer", "ticket", "swt_sparse", "fetch_weights"} & local
+    assert {"fetch_weights", "prepare_dataset"} <= local  # downloads run where the network is
+    assert not {"transfer", "ticket", "swt_sparse", "pretrain_demo"} & local
 
 
-def test_local_profile_caps_gpu_jobs_and_multi_gpu_rounds_use_torchrun():
+def test_local_profile_caps_gpu_jobs_and_capped_rounds_keep_the_batch():
     profile = yaml.safe_load((ROOT / "profiles/local/config.yaml").read_text())
     assert "gpu=1" in profile["resources"]
     out = subprocess.run([SNAKEMAKE, "-n", "-p", "--", "results/paper/tickets/standard/imp_st/round3.pt"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert "torchrun --standalone --nproc_per_node=8 scripts/make_ticket.py" in out.stdout
+    assert "python scripts/launch.py --gpus 8 -- scripts/make_ticket.py" in out.stdout
+    assert "--batch-split 8" in out.stdout
     local = subprocess.run([SNAKEMAKE, "-n", "-p", "--profile", "profiles/local", "--",
                             "results/paper/tickets/standard/imp_st/round3.pt"],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert "python scripts/make_ticket.py" in local.stdout  # capped to one GPU: one process
+    # capped to one GPU: one process, which accumulates 8 micro-batches per step of 2048 images
+    assert "python scripts/launch.py --gpus 1 -- scripts/make_ticket.py" in local.stdout
+    assert "--batch-split 8" in local.stdout

@@ -75,7 +75,7 @@ def test_paper_dry_run_builds_full_dag_offline_fast():
 
 
 def test_paper_dry_run_of_every_figure_under_30_s():
-    """Issue target: the paper config's whole DAG (both papers, every figure) builds in under 30 s."""
+    """Requirement: the paper config's whole DAG (both papers, every figure) builds in under 30 s."""
     start = time.time()
     out = snakemake("-n", "--cores", "all", "all")
     took = time.time() - start

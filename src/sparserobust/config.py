@@ -55,9 +55,14 @@ def validate(cfg):
 
 
 def _message(error):
+    path = list(map(str, error.absolute_path))
+    if error.validator == "additionalProperties" and len(path) == 2 and path[0] == "resources":
+        known = sorted(error.schema.get("properties", {}))
+        return (f"{error.message}: not a resource that Snakemake or snakemake-executor-plugin-slurm "
+                f"knows (check its spelling); known: {', '.join(known)}")
     if error.validator == "additionalProperties":
         return f"{error.message} (remove it or check its spelling)"
-    if error.validator == "pattern" and "sha256" in map(str, error.absolute_path):
+    if error.validator == "pattern" and "sha256" in path:
         return f"{error.instance!r} is not a sha256: give 8 to 64 lower-case hex digits, or null"
     return error.message
 

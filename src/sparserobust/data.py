@@ -1,4 +1,4 @@
-"""Datasets and splits: torchvision CIFAR-10/100 and SVHN, ImageNet-style folders, the demo family.
+"""Datasets and splits: CIFAR-10/100 and SVHN (torchvision layout), ImageNet-style folders, the demo family.
 
 Array datasets are uint8 NCHW tensors that the engine moves to the device once and
 augments there in batches. Splits follow the papers: train = the first `train_size`
@@ -7,9 +7,6 @@ test set; data-limited runs take the first N of the training split.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 import torch
 
 from . import demo_data
@@ -28,28 +25,12 @@ class ArrayData:
         return ArrayData(self.x[index], self.y[index], self.num_classes)
 
 
-TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "svhn": "SVHN"}
-
-
 def _torchvision_split(spec, train):
-    import torchvision.datasets as tvd
+    """torchvision's on-disk layout, read directly: the prepare_dataset rule downloaded or verified it."""
+    from . import official
 
-    name = spec["name"]
-    root = Path(spec["root"])
-    cls = getattr(tvd, TORCHVISION[name])
-    try:
-        if name == "svhn":
-            ds = cls(str(root), split="train" if train else "test", download=spec.get("download", False))
-            x, y = np.asarray(ds.data), np.asarray(ds.labels)
-        else:
-            ds = cls(str(root), train=train, download=spec.get("download", False))
-            x, y = np.asarray(ds.data).transpose(0, 3, 1, 2), np.asarray(ds.targets)
-    except (RuntimeError, OSError) as err:
-        raise FileNotFoundError(
-            f"dataset {name!r}: no valid copy under {root} ({err}). Set datasets.{spec['key']}.root "
-            f"to a folder holding it, or datasets.{spec['key']}.download: true on a machine with network"
-        ) from err
-    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64))
+    x, y = official.read(spec, train)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _official(spec, train):
@@ -105,7 +86,7 @@ def load_splits(spec, fraction=1.0, rule="first", seed=0):
     train = limit(full.take(slice(0, n_train)), fraction, rule, seed)
     val = full.take(slice(len(y) - n_val, len(y)))
     xt, yt = _official(spec, False)
-    test = ArrayData(xt, yt, spec["num_classes"])
+    test = ArrayData(xt, yt, spec["num_classes"]).take(slice(0, spec.get("test_size", len(yt))))
     for name, part in (("train", train), ("validation", val), ("test", test)):
         check_labels(spec, part.y, name)
     return {"train": train, "val": val, "test": test}

@@ -19,11 +19,12 @@ import torch.nn.functional as F
 from . import attacks, checkpoint as checkpoint_mod, data as data_mod, distributed, evaluate, masks, optim
 
 
-def pick_device(name="auto"):
-    """The configured device; under torchrun on CUDA, the process's own GPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return distributed.device(torch.device(name))
+def pick_device(name="auto", log=None):
+    """The configured device (devices.pick: never a silent CPU when a GPU was meant);
+    under torchrun on CUDA, the process's own GPU. The CLI logs the choice once, at start."""
+    from . import devices
+
+    return devices.pick(name, log or (lambda msg: None))
 
 
 def autocast_for(device, precision="auto"):
@@ -58,6 +59,17 @@ def _loss(logits, y, x, hp, teacher):
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
+def micro_batches(n, hp):
+    """Slices of this process's share of a batch (n images), each of at most
+    ceil(batch_size / batch_split) images: the per-GPU batch the config's GPU request implies.
+    A job given fewer GPUs than it asked for accumulates gradients over them, so the optimiser
+    still steps once per global batch of batch_size."""
+    cap = -(-hp.batch_size // max(1, hp.batch_split))
+    count = max(1, -(-n // cap))
+    size = -(-n // count)
+    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
 def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None,
                 resume=None, on_step=None, nets=None):
     """One epoch. `resume` = (batches already done, their running sums) continues a pre-empted
@@ -73,15 +85,24 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
     for i, (x, y) in enumerate(data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True)):
         if i < done:
             continue
+        if hp.steps_per_epoch and i >= hp.steps_per_epoch:
+            break
         if isinstance(train, data_mod.ArrayData):  # streamed folders hand out their share already
             x, y = distributed.shard(x, y)
-        if hp.train_attack is not None:
-            x = attacks.pgd(attack_net, x, y, hp.train_attack, dev_gen, autocast)
-        with autocast():
-            logits = fwd(x)
-            loss = _loss(logits, y, x, hp, teacher)
         opt.zero_grad()
-        loss.backward()
+        parts = micro_batches(len(y), hp)
+        for j, part in enumerate(parts):  # gradient accumulation: sum of part losses weighted by size
+            xp, yp = x[part], y[part]
+            if hp.train_attack is not None:
+                xp = attacks.pgd(attack_net, xp, yp, hp.train_attack, dev_gen, autocast)
+            last = j == len(parts) - 1
+            with contextlib.nullcontext() if last or not hasattr(fwd, "no_sync") else fwd.no_sync():
+                with autocast():
+                    logits = fwd(xp)
+                    loss = _loss(logits, yp, xp, hp, teacher)
+                (loss * (len(yp) / len(y)) if len(parts) > 1 else loss).backward()
+            loss_sum += loss.detach() * len(yp)
+            correct += (logits.argmax(1) == yp).sum()
         opt.step()
         opt.steps += 1
         if sparsifier is not None:  # dynamic sparsity: the mask may change; momentum follows it
@@ -90,8 +111,6 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
                 masks.apply_momentum(opt, model.net, mask)
         if mask is not None:
             masks.apply(model.net, mask)
-        loss_sum += loss.detach() * len(y)
-        correct += (logits.argmax(1) == y).sum()
         n += len(y)
         if on_step is not None:
             on_step(i + 1, lambda n=n: (float(loss_sum), int(correct), n))  # read (a device sync) on demand
@@ -120,6 +139,11 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
             mask[n] = m.to(device)
         masks.apply(model.net, mask)
     distributed.init(device)
+    if distributed.is_main():
+        share = -(-hp.batch_size // distributed.world())
+        log(f"engine: {distributed.world()} process(es) on {device}, batch {hp.batch_size}, "
+            f"{len(micro_batches(share, hp))} micro-batch(es) of at most {-(-hp.batch_size // max(1, hp.batch_split))} "
+            f"images per process and step")
     nets = compiled(model, hp, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
@@ -150,7 +174,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
                    "batch": batch, "sums": sums, "gen_epoch_start": gen_epoch_start})
 
     bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
-    steps = -(-len(splits["train"]) // hp.batch_size) if bar else 0
+    steps = (hp.steps_per_epoch or -(-len(splits["train"]) // hp.batch_size)) if bar else 0
     for epoch in range(start_epoch, hp.epochs):
         if sparsifier is not None and sparsifier.stop:
             break

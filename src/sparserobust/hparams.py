@@ -50,10 +50,12 @@ class TrainHParams:
     augment: AugmentHParams = field(default_factory=AugmentHParams)
     eval_view: AugmentHParams = field(default_factory=AugmentHParams)
     eval_batch_size: int = 256
+    steps_per_epoch: int | None = None  # optimiser steps per epoch at most (None: the whole split)
     kd_alpha: float = 0.0  # knowledge distillation weight (needs a teacher)
     kd_temperature: float = 2.0
     precision: str = "auto"  # engine: auto (bf16 autocast on CUDA that has it, else fp32) | fp32 | bf16
     compile: bool = False  # engine: torch.compile the model for the attack and training passes
+    batch_split: int = 1  # engine: GPUs the batch is meant for; fewer processes accumulate micro-batches
 
 
 def _build(cls, raw):

@@ -11,6 +11,13 @@ def dataset(cfg, name):
     return {"key": name, **cfg["datasets"][name]}
 
 
+def prepared(cfg, name):
+    """A dataset as training jobs see it: prepare_dataset downloaded it, so they never do."""
+    spec = dataset(cfg, name)
+    spec.pop("download", None)
+    return spec
+
+
 def weights_entry(cfg, init):
     """A pretrain entry with the demo's own pre-trained file served by file:// URL."""
     entry = dict(cfg["pretrain"][init])
@@ -32,7 +39,7 @@ def common(cfg):
 
 def pretrain(cfg, init):
     return {**common(cfg), "init": init, "format": cfg["pretrain"][init]["format"],
-            "train": cfg["pretrain"][init]["train"], "source": dataset(cfg, cfg["source"]["dataset"]),
+            "train": cfg["pretrain"][init]["train"], "source": prepared(cfg, cfg["source"]["dataset"]),
             "num_classes": cfg["model"]["source_classes"], "seed": 0}
 
 
@@ -48,7 +55,7 @@ def ticket(cfg, init, pruner, k):
                                                  {"eps": 8, "step": 16 / 3, "steps": 3, "model_mode": "train"})
     return {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
             "prune_fraction": cfg["imp"]["prune_fraction"], "retrain": retrain,
-            "source": dataset(cfg, cfg["source"]["dataset"]),
+            "source": prepared(cfg, cfg["source"]["dataset"]),
             "num_classes": cfg["model"]["source_classes"],
             "seed": cfg["random_pruning"].get("seed", 0)}
 
@@ -65,7 +72,7 @@ def regime_hp(cfg, name, regime):
 def transfer(cfg, init, pruner, k, name, data, regime, seed):
     tr = cfg["transfer"]
     spec = {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
-            "sparsity": config_mod.round_sparsity(cfg, int(k)), "dataset": dataset(cfg, name),
+            "sparsity": config_mod.round_sparsity(cfg, int(k)), "dataset": prepared(cfg, name),
             "data": data, "fraction": config_mod.data_fraction(data),
             "subset": tr.get("subset", "first"), "subset_seed": tr.get("subset_seed", 0),
             "regime": regime, "train": regime_hp(cfg, name, regime), "seed": int(seed)}
@@ -79,7 +86,7 @@ def attack_source(cfg, name):
     """Table A2's source model: trained adversarially from scratch, seeded apart from every ticket."""
     a2 = config_mod.analysis(cfg)["table_a2"]
     hp = {**regime_hp(cfg, name, "adversarial"), **a2["train"]}
-    return {**common(cfg), "dataset": dataset(cfg, name), "train": hp, "seed": a2["seed"]}
+    return {**common(cfg), "dataset": prepared(cfg, name), "train": hp, "seed": a2["seed"]}
 
 
 def fig6_ticket(cfg):
@@ -100,7 +107,7 @@ def trajectory(cfg, init):
 
 def landscape(cfg, init, surface):
     f6 = config_mod.analysis(cfg)["fig6"]
-    return {**common(cfg), "init": init, "surface": surface, "dataset": dataset(cfg, f6["dataset"]),
+    return {**common(cfg), "init": init, "surface": surface, "dataset": prepared(cfg, f6["dataset"]),
             "resolution": f6["resolution"], "span": f6["span"], "test_size": f6["test_size"],
             "attack": f6["attack"] if surface == "pgd" else None, "seed": f6["seed"],
             "eval_view": cfg["transfer"].get("eval_view", {"kind": "none"})}
@@ -115,7 +122,7 @@ def swt(cfg, arch, name, method, seed):
     sw = cfg["swt"]
     base, _, reg = method.partition("-")
     train = dict(sw["train"])
-    spec = {**common(cfg), "arch": arch, "dataset": dataset(cfg, name), "method": base, "method_label": method,
+    spec = {**common(cfg), "arch": arch, "dataset": prepared(cfg, name), "method": base, "method_label": method,
             "seed": int(seed), "density": sw["density"], "train": train}
     if base == "robust_bird":
         spec["robust_bird"] = sw["robust_bird"]

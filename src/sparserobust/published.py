@@ -1,4 +1,4 @@
-"""Numbers published by the papers (../shared/PAPERS.md), shown beside the reproduced ones."""
+"""Numbers published by the papers (sources in docs/papers.md), shown beside the reproduced ones."""
 
 # Double-Win (ICML 2022) abstract: extreme double-win sparsity (%) of IMP tickets, full data.
 DOUBLE_WIN_SPARSITY = {

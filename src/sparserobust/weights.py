@@ -32,10 +32,21 @@ def expected_sha(entry, key):
     """The pinned digest (full, or a prefix of at least 8 hex digits as torchvision names files)."""
     sha = entry.get("sha256")
     if entry.get("sha256_file"):
-        sha = Path(entry["sha256_file"]).read_text().split()[0]
+        sha = _listed_sha(Path(entry["sha256_file"]), Path(str(entry.get("path") or entry.get("url"))).name, key)
     if sha is not None and not SHA_RE.match(sha):
         raise ValueError(f"{key}.sha256: {sha!r} is not a sha256 (8 to 64 lower-case hex digits)")
     return sha
+
+
+def _listed_sha(sums, name, key):
+    """The digest of `name` in a sha256sum-format file ("DIGEST  NAME" per line; one line: that one)."""
+    if not sums.is_file():
+        raise FileNotFoundError(f"{key}.sha256_file: {sums} does not exist")
+    lines = [line.split() for line in sums.read_text().splitlines() if line.strip()]
+    match = [parts[0] for parts in lines if len(parts) > 1 and parts[1].lstrip("*") == name]
+    if match or len(lines) == 1:
+        return (match or [lines[0][0]])[0].lower()
+    raise ValueError(f"{key}.sha256_file: {sums} lists no digest for {name}")
 
 
 def verify(path, sha, key):
@@ -46,8 +57,17 @@ def verify(path, sha, key):
     return actual
 
 
+def resolve_url(url):
+    """`file:RELATIVE/PATH` (no slash after the colon) names a file under the working directory
+    (the repository, for Snakemake); every other URL is used as it is."""
+    if url.startswith("file:") and not url.startswith("file:/"):
+        return Path(url[len("file:"):]).resolve().as_uri()
+    return url
+
+
 def download(url, dest, sha, key, timeout=60):
     """Stream `url` to a temporary file beside `dest`, verify, then rename into place."""
+    url = resolve_url(url)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")

@@ -75,6 +75,18 @@ def swt_teacher(wildcards):
     return []
 
 
+def manifest(name):
+    """The prepare_dataset output a training job takes as input (the data is there and verified)."""
+    return f"{R}/data/{name}.json"
+
+
+def source_manifest(wildcards):
+    """The source task's manifest, for tickets that re-train (and the demo's pre-training)."""
+    if "round" in wildcards.keys() and not retrains(wildcards):
+        return []
+    return [manifest(config["source"]["dataset"])]
+
+
 def made_by_pretrain_rule(wildcards):
     if "train" in config["pretrain"][wildcards.init]:
         return [jobs.pretrained_file(config, wildcards.init)]
@@ -100,12 +112,18 @@ RETRIES = config.get("retries", 2)
 
 
 def res(name):
-    """A rule's resources from config["resources"]: GPU rules ask for one GPU unless told otherwise.
-    Tickets that need no re-training (dense, random, OMP, IMP round 1) ask for one GPU, briefly."""
-    out = {"gpu": 1} if name in GPU_RULES else {}
-    out.update(config.get("resources", {}).get(name, {}))
+    """A rule's resources from config["resources"]: GPU rules ask for one GPU on one node unless told
+    otherwise. Tickets that need no re-training (dense, random, OMP, IMP round 1) ask for one GPU,
+    briefly. `gpu_request` repeats the GPU request: `--resources gpu=N` caps `gpu` locally, not it.
+    GPU rules run `scripts/launch.py --gpus {resources.gpu}`: it gives the job its own GPUs
+    (CUDA_VISIBLE_DEVICES; SLURM's allocation on a cluster) and starts python, or torchrun (DDP)
+    over several; `--batch-split {resources.gpu_request}` keeps the global batch when capped."""
+    out = {"gpu": 1, "nodes": 1} if name in GPU_RULES else {}
+    out.update(config.get("resources", {}).get(name, {}))  # every job runs on one node (torchrun --standalone)
+    if name in GPU_RULES:  # the request before any local cap: a job given fewer GPUs accumulates gradients
+        out["gpu_request"] = out["gpu"]
     if name == "ticket":
-        light = {"gpu": 1, "cpus_per_gpu": 2, "mem_mb": 16000, "runtime": 60}
+        light = {"gpu": 1, "gpu_request": 1, "cpus_per_gpu": 2, "mem_mb": 16000, "runtime": 60}
         return {k: (lambda w, v=v, k=k: v if retrains(w) else light.get(k, v)) for k, v in out.items()}
     return out
 
@@ -117,9 +135,3 @@ def retrains(wildcards):
 def flag(option, key):
     """A params function: `option PATH` when the optional input `key` is there, else nothing."""
     return lambda w, input: f"{option} {input[key]}" if input[key] else ""
-
-
-def launcher(wildcards, resources):
-    """torchrun (DDP over the job's GPUs) when a job asks for several, plain python otherwise."""
-    n = int(resources.get("gpu", 1) or 1)
-    return f"torchrun --standalone --nproc_per_node={n}" if n > 1 else "python"

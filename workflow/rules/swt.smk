@@ -4,6 +4,8 @@
 
 
 rule swt_dense:
+    input:
+        data=lambda w: manifest(w.dataset),
     output:
         metrics=f"{R}/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.json",
         model=f"{R}/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.pt",
@@ -20,13 +22,14 @@ rule swt_dense:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/swt.py --spec {params.spec:q} --out {output.metrics} --model-out {output.model} "
-        "--threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/swt.py --spec {params.spec:q} --out {output.metrics} --model-out {output.model} "
+        "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule swt_sparse:
     input:
         teacher=swt_teacher,
+        data=lambda w: manifest(w.dataset),
     output:
         f"{R}/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.json",
     wildcard_constraints:
@@ -45,8 +48,8 @@ rule swt_sparse:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/swt.py --spec {params.spec:q} {params.teacher} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/swt.py --spec {params.spec:q} {params.teacher} --out {output} "
+        "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule swt_table:

@@ -8,6 +8,7 @@ rule ticket:
     input:
         weights=f"{R}/weights/{{init}}.pt",
         previous=previous_ticket,
+        data=source_manifest,
     output:
         f"{R}/tickets/{{init}}/{{pruner}}/round{{round}}.pt",
     log:
@@ -17,7 +18,6 @@ rule ticket:
     params:
         spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
         previous=flag("--previous", "previous"),
-        launch=launcher,
     threads: 1
     resources:
         **res("ticket"),
@@ -25,5 +25,5 @@ rule ticket:
     conda:
         CONDA_ENV
     shell:
-        "{params.launch} scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
-        "{params.previous} --out {output} --threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
+        "{params.previous} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"

@@ -8,6 +8,7 @@ rule transfer:
         weights=f"{R}/weights/{{init}}.pt",
         ticket=f"{R}/tickets/{{init}}/{{pruner}}/round{{round}}.pt",
         attack_source=attack_source_of,
+        data=lambda w: manifest(w.dataset),
     output:
         f"{R}/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.json",
     log:
@@ -26,11 +27,13 @@ rule transfer:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/transfer.py --spec {params.spec:q} --weights {input.weights} "
-        "--ticket {input.ticket} {params.source} --out {output} --threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/transfer.py --spec {params.spec:q} --weights {input.weights} "
+        "--ticket {input.ticket} {params.source} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule attack_source:
+    input:
+        data=lambda w: manifest(w.dataset),
     output:
         f"{R}/attack_source/{{dataset}}.pt",
     log:
@@ -46,14 +49,15 @@ rule attack_source:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/attack_source.py --spec {params.spec:q} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/attack_source.py --spec {params.spec:q} --out {output} "
+        "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule trajectory:
     input:
         weights=f"{R}/weights/{{init}}.pt",
         ticket=lambda w: ticket_file(w.init, *FIG6_TICKET),
+        data=manifest(AN["fig6"]["dataset"]),
     output:
         f"{R}/trajectory/{{init}}.pt",
     log:
@@ -69,13 +73,14 @@ rule trajectory:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/trajectory.py --spec {params.spec:q} --weights {input.weights} "
-        "--ticket {input.ticket} --out {output} --threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/trajectory.py --spec {params.spec:q} --weights {input.weights} "
+        "--ticket {input.ticket} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule landscape:
     input:
-        f"{R}/trajectory/{{init}}.pt",
+        trajectory=f"{R}/trajectory/{{init}}.pt",
+        data=manifest(AN["fig6"]["dataset"]),
     output:
         f"{R}/landscape/{{init}}/{{surface}}.csv",
     log:
@@ -91,5 +96,5 @@ rule landscape:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/landscape.py --spec {params.spec:q} --trajectory {input} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/landscape.py --spec {params.spec:q} --trajectory {input.trajectory} --out {output} "
+        "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"

@@ -1,8 +1,11 @@
 # Pre-trained weights: download (or local path) -> sha256 check -> canonical torchvision state dict.
+# fetch_weights is a local rule: it runs on the submitting node, which has the network.
 # In the demo, the three "pre-trained" models are made first by pretrain_demo and served by file:// URL.
 
 
 rule pretrain_demo:
+    input:
+        source_manifest,
     output:
         pth=f"{R}/pretrain/{{init}}.pth",
         sha=f"{R}/pretrain/{{init}}.pth.sha256",
@@ -20,11 +23,12 @@ rule pretrain_demo:
     conda:
         CONDA_ENV
     shell:
-        "python scripts/pretrain_demo.py --spec {params.spec:q} --out {output.pth} "
-        "--threads {threads} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/pretrain_demo.py --spec {params.spec:q} --out {output.pth} "
+        "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule fetch_weights:
+    localrule: True
     input:
         made_by_pretrain_rule,
     output:

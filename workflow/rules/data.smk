@@ -1,0 +1,21 @@
+# Datasets are file targets: each is downloaded (download: true) or verified (published md5 sums,
+# folder layouts) once, on the submitting node, into a manifest that training jobs take as input.
+# Training jobs never download.
+
+
+rule prepare_dataset:
+    localrule: True
+    output:
+        f"{R}/data/{{dataset}}.json",
+    log:
+        f"{R}/logs/prepare_dataset/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+    params:
+        spec=lambda w: jobs.dumps(jobs.dataset(config, w.dataset)),
+        checksums=config.get("dataset_checksums", "official"),
+    conda:
+        CONDA_ENV
+    shell:
+        "python scripts/prepare_dataset.py --spec {params.spec:q} --checksums {params.checksums} "
+        "--out {output} > {log} 2>&1"
