@@ -26,7 +26,7 @@ test: $(VENV)/.installed
 
 paper-smoke: $(VENV)/.installed
 	$(VENV)/bin/python scripts/fabricate_paper_data.py --out .test/data
-	snakemake --cores $(CORES) --resources gpu=2 --configfile=config.yaml .test/config/paper-smoke.yaml -- all
+	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all
 	$(VENV)/bin/python scripts/peak_memory.py results/paper-smoke
 
 dryrun: $(VENV)/.installed

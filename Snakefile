@@ -8,7 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from sparserobust import config as cfg_mod, jobs  # noqa: E402
 
-
 # config.yaml is the default; a --configfile (e.g. config/demo.yaml) replaces it instead of
 # being merged into it, so the demo never inherits a paper URL or checksum.
 if not workflow.config_settings.configfiles:
@@ -19,7 +18,9 @@ if not workflow.config_settings.configfiles:
 try:
     cfg_mod.validate(config)
 except cfg_mod.ConfigError as err:
-    sys.exit(f"{err}\n(config files: {', '.join(map(str, workflow.configfiles)) or 'none'})")
+    sys.exit(
+        f"{err}\n(config files: {', '.join(map(str, workflow.configfiles)) or 'none'})"
+    )
 
 R = config["results"]
 INITS = list(config["pretrain"])
@@ -29,14 +30,35 @@ REGIMES = ["standard", "adversarial"]
 CONDA_ENV = "../../envs/sparserobust.yaml"
 FIG = config.get("figures", "figures")
 # figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv)
-FIGURES = {name: name for name in ["fig3", "fig4", "fig5", "fig6", "figA9", "fig7", "figA8", "tableA2", "table_doublewin"]}
+FIGURES = {
+    name: name
+    for name in [
+        "fig3",
+        "fig4",
+        "fig5",
+        "fig6",
+        "figA9",
+        "fig7",
+        "figA8",
+        "tableA2",
+        "table_doublewin",
+    ]
+}
 if "swt" in config:
-    FIGURES.update(swt_overfitting="swt_curves", swt_density="swt_curves", swt_gap="swt_main", swt_table="swt_main")
+    FIGURES.update(
+        swt_overfitting="swt_curves",
+        swt_density="swt_curves",
+        swt_gap="swt_main",
+        swt_table="swt_main",
+    )
 
 for init, entry in config["pretrain"].items():
     if not entry.get("url") and not entry.get("path") and "train" not in entry:
-        print(f"warning: pretrain.{init} has no url and no path: its fetch job will fail until you "
-              f"set pretrain.{init}.path (see README, 'Pre-trained weights')", file=sys.stderr)
+        print(
+            f"warning: pretrain.{init} has no url and no path: its fetch job will fail until you "
+            f"set pretrain.{init}.path (see README, 'Pre-trained weights')",
+            file=sys.stderr,
+        )
 
 
 wildcard_constraints:
@@ -62,7 +84,7 @@ include: "workflow/rules/figures.smk"
 
 
 rule all:
-    localrule: True
+    default_target: True
     input:
         expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
-    default_target: True
+    localrule: True

@@ -3,7 +3,8 @@
 Holds N GPU slots (see sparserobust.gpus), sets CUDA_VISIBLE_DEVICES to them, then replaces
 itself with `python SCRIPT ARGS...` (one process) or `torchrun --standalone --nproc_per_node=P
 SCRIPT ARGS...` (P processes). The lock files stay open in the job, so its GPUs are taken until
-its last process ends. Under SLURM, or with N = 0, nothing is assigned. No torch import here:
+its last process ends. Under SLURM (unless SPARSEROBUST_GPUS is set), or with N = 0, nothing
+is assigned. No torch import here:
 every job starts through this script.
 """
 
@@ -49,7 +50,8 @@ def main(argv=None):
     env = dict(os.environ)
     env.pop(gpus.ASSIGNED, None)  # only this launcher says the job was given GPUs
     procs = args.gpus
-    if not gpus.under_slurm(env) and args.gpus > 0:
+    # a SLURM job's GPUs are SLURM's; SPARSEROBUST_GPUS asks for slots anyway (a local run inside salloc)
+    if args.gpus > 0 and (gpus.OVERRIDE in env or not gpus.under_slurm(env)):
         if gpus.visible(env):
             lock_dir = Path(args.lock_dir or gpus.default_lock_dir(env))
             held = gpus.hold(args.gpus, lock_dir, say, env)

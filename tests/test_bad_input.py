@@ -129,3 +129,49 @@ def test_a_script_reports_a_full_disk_without_a_traceback_and_leaves_nothing(tmp
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error:") and "File too large" in done.stderr and "Traceback" not in done.stderr
     assert list(out.parent.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_dataset_folder_in_the_wrong_layout_stops_its_prepare_job(tmp_path):
+    from sparserobust import fabricate
+
+    spec = {"key": "cifar10", "kind": "torchvision", "name": "cifar10", "root": str(tmp_path / "tv"),
+            "num_classes": 10, "mean": [0.5] * 3, "std": [0.25] * 3}
+    out = tmp_path / "cifar10.json"
+    missing = run_script("prepare_dataset.py", "--spec", json.dumps(spec), "--out", str(out))
+    assert missing.returncode == 1 and "datasets.cifar10.root" in missing.stderr
+    assert "cifar-10-batches-py" in missing.stderr and "download: true" in missing.stderr and not out.exists()
+    fabricate.cifar(tmp_path / "tv", "cifar10", 20, 10)  # the layout, but not the published files
+    wrong = run_script("prepare_dataset.py", "--spec", json.dumps(spec), "--out", str(out))
+    assert wrong.returncode == 1 and "published file has c99cafc152244af753f735de768cd75f" in wrong.stderr
+    assert "dataset_checksums: skip" in wrong.stderr and not out.exists()
+    ok = run_script("prepare_dataset.py", "--spec", json.dumps(spec), "--checksums", "skip", "--out", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(out.read_text())["checksums"] == "skip"
+    nested = dict(spec, root=str(tmp_path))  # one folder too high: the files are under tv/
+    assert run_script("prepare_dataset.py", "--spec", json.dumps(nested), "--checksums", "skip",
+                      "--out", str(tmp_path / "x.json")).returncode == 1
+
+
+def test_a_gpu_job_on_a_machine_without_cuda_stops_before_training(tmp_path):
+    cfg = demo_cfg()
+    cfg["device"] = "cuda"
+    spec = jobs.ticket(cfg, "standard", "imp_st", 2)
+    out = tmp_path / "round2.pt"
+    job = run_script("make_ticket.py", "--spec", json.dumps(spec), "--weights", str(tmp_path / "absent.pt"),
+                     "--out", str(out))
+    assert job.returncode == 1 and not out.exists()
+    assert "device: cuda" in job.stderr and "driver" in job.stderr and "device: cpu" in job.stderr
+    assert "Traceback" not in job.stderr
+
+
+def test_a_resource_key_the_slurm_plugin_does_not_know_stops_before_any_job(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["resources"]["transfer"]["gpus_per_node"] = 1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(config.ConfigError, match=r"resources.transfer: .*gpus_per_node.* known: .*gpu_model"):
+        config.load(path)
+    cfg["resources"]["transfer"].pop("gpus_per_node")
+    cfg["resources"]["transfer"].update(gpu_model="a100", slurm_partition="gpu", slurm_extra="--exclusive")
+    path.write_text(yaml.safe_dump(cfg))
+    config.load(path)  # the plugin's own keys pass

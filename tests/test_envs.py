@@ -30,3 +30,14 @@ def test_every_rule_has_conda_log_and_benchmark():
     assert rules >= 6
     for directive in ("conda:", "log:", "benchmark:"):
         assert text.count(f"    {directive}") == rules, directive
+
+
+def test_workflow_is_snakefmt_formatted():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("snakefmt")
+    out = subprocess.run([str(exe), "--check", "Snakefile", "workflow"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -25,7 +25,8 @@ from sparserobust import fabricate_weights as fw
 
 def digest(root):
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes() for p in files)).hexdigest()
+    return hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes()
+                                   for p in files)).hexdigest()
 
 
 def test_cifar10_reads_with_torchvision_and_as_the_official_pickles_do(tmp_path, trusting):
@@ -44,7 +45,8 @@ def test_cifar10_reads_with_torchvision_and_as_the_official_pickles_do(tmp_path,
         raw = pickle.load(handle, encoding="bytes")
     assert list(raw) == [b"batch_label", b"labels", b"data", b"filenames"]
     assert raw[b"data"].dtype == np.uint8 and raw[b"data"].shape == (11, 3072)
-    np.testing.assert_array_equal(raw[b"data"][0, :1024].reshape(32, 32), made["train"][0][0, 0])  # red plane first
+    red = made["train"][0][0, 0]
+    np.testing.assert_array_equal(raw[b"data"][0, :1024].reshape(32, 32), red)  # the red plane comes first
     assert raw[b"batch_label"] == b"training batch 1 of 5" and raw[b"filenames"][0].endswith(b".png")
     with open(folder / "batches.meta", "rb") as handle:
         meta = pickle.load(handle, encoding="latin1")
@@ -94,7 +96,8 @@ def test_tinyimagenet_archive_layout(tmp_path):
         boxes = [line.split("\t") for line in (tmp_path / "train" / w / f"{w}_boxes.txt").read_text().splitlines()]
         assert sorted(b[0] for b in boxes) == images and all(len(b) == 5 for b in boxes)
     rows = [line.split("\t") for line in (tmp_path / "val" / "val_annotations.txt").read_text().splitlines()]
-    assert len(rows) == 16 and all(len(r) == 6 and r[1] in wnids for r in rows) and {r[1] for r in rows} == set(wnids)
+    assert len(rows) == 16 and all(len(r) == 6 and r[1] in wnids for r in rows)
+    assert {r[1] for r in rows} == set(wnids)
     listed = [tmp_path / "val" / "images" / r[0] for r in rows] + sorted((tmp_path / "train").rglob("*.JPEG"))
     for path in listed + sorted((tmp_path / "test" / "images").iterdir()):
         with Image.open(path) as image:
@@ -111,7 +114,8 @@ def test_imagenet_folder_reads_with_imagefolder(tmp_path):
     made = fabricate.imagenet(tmp_path, 12, 3, 2, size=(40, 30))
     train, val = tvd.ImageFolder(str(tmp_path / "train")), tvd.ImageFolder(str(tmp_path / "val"))
     assert train.classes == val.classes == sorted(made["wnids"]) == made["wnids"]
-    assert Counter(train.targets) == {c: 3 for c in range(12)} and Counter(val.targets) == {c: 2 for c in range(12)}
+    assert Counter(train.targets) == {c: 3 for c in range(12)}
+    assert Counter(val.targets) == {c: 2 for c in range(12)}
     assert sorted((str(p), c) for p, c in made["train"]) == sorted(train.samples)
     names = [p.rsplit("/", 1)[1] for p, _ in val.samples]
     assert all(re.fullmatch(r"ILSVRC2012_val_\d{8}\.JPEG", n) for n in names) and len(set(names)) == 24
@@ -176,7 +180,8 @@ def test_fast_adversarial_checkpoint_is_what_main_fast_saves(published):
     named = dict(net.named_parameters())
     bn = [p for n, p in named.items() if n.endswith(("weight", "bias")) and ("bn" in n or "downsample.1" in n)]
     rest = [p for p in named.values() if all(p is not q for q in bn)]
-    opt = torch.optim.SGD([{"params": rest}, {"params": bn, "weight_decay": 0}], 0.1, momentum=0.9, weight_decay=1e-4)
+    opt = torch.optim.SGD([{"params": rest}, {"params": bn, "weight_decay": 0}], 0.1, momentum=0.9,
+                          weight_decay=1e-4)
     opt.load_state_dict(blob["optimizer"])
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-4, 0] and len(opt.state) == 161
 

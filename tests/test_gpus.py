@@ -162,6 +162,22 @@ def test_no_gpu_assigns_nothing_and_runs_torchrun_on_cpu(tmp_path, monkeypatch):
     assert rec["double.json"]["WORLD_SIZE"] == "2"
 
 
+def launch_once(tmp_path, **env):
+    (tmp_path / "record.py").write_text(RECORD)
+    out = subprocess.run([sys.executable, str(LAUNCH), "--gpus", "1", "--lock-dir", str(tmp_path / "locks"), "--",
+                          str(tmp_path / "record.py"), str(tmp_path / "rec.json"), "1"],
+                         env=clean_env(**env), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads((tmp_path / "rec.json").read_text())
+
+
+def test_a_slurm_job_keeps_slurms_devices_unless_slots_are_asked_for(tmp_path):
+    rec = launch_once(tmp_path, SLURM_JOB_ID="7", CUDA_VISIBLE_DEVICES="3")
+    assert rec["CUDA_VISIBLE_DEVICES"] == "3" and rec["SPARSEROBUST_GPU_ASSIGNED"] is None
+    rec = launch_once(tmp_path, SLURM_JOB_ID="7", SPARSEROBUST_GPUS="2,3")  # local run inside salloc
+    assert rec["CUDA_VISIBLE_DEVICES"] == "2" and rec["SPARSEROBUST_GPU_ASSIGNED"] == "2"
+
+
 # --- devices.pick ----------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -114,3 +114,28 @@ def test_resnet50_roundtrip_all_layouts(tmp_path):
         torch.save(weights.as_published(state, fmt, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), path)
         out = weights.convert(path, fmt, models.build("resnet50", 1000), fmt)
         assert all(torch.equal(out[k], state[k]) for k in state)
+
+
+
+def test_a_checksum_list_pins_each_file_and_a_changed_file_is_refused(tmp_path):
+    blob = tmp_path / "resnet50_linf_eps4.0.ckpt"
+    blob.write_bytes(b"published bytes")
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'0' * 64}  other.pth\n{weights.sha256_of(blob)}  {blob.name}\n")
+    entry = {"format": "robustness", "url": blob.as_uri(), "sha256_file": str(sums)}
+    path, sha = weights.fetch(entry, "pretrain.adversarial", tmp_path / "dl")
+    assert sha == weights.sha256_of(blob)
+    sums.write_text(f"{'1' * 64}  {blob.name}\n{'2' * 64}  x\n")
+    with pytest.raises(ValueError, match="pretrain.adversarial: .* the config pins 1111"):
+        weights.fetch(entry, "pretrain.adversarial", tmp_path / "dl2")
+    assert not any((tmp_path / "dl2").glob("*"))
+    sums.write_text(f"{'1' * 64}  a\n{'2' * 64}  b\n")
+    with pytest.raises(ValueError, match="lists no digest for resnet50_linf_eps4.0.ckpt"):
+        weights.fetch(entry, "pretrain.adversarial", tmp_path / "dl3")
+
+
+def test_relative_file_url_is_under_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert weights.resolve_url("file:w/x.pth") == (tmp_path / "w" / "x.pth").as_uri()
+    assert weights.resolve_url("file:///abs/x.pth") == "file:///abs/x.pth"
+    assert weights.resolve_url("https://h/x.pth") == "https://h/x.pth"

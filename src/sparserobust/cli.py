@@ -31,7 +31,9 @@ def parse(p, argv=None):
 
 
 def log(msg):
-    print(msg, flush=True)
+    """A line in the job's log; under torchrun only the first process writes."""
+    if os.environ.get("RANK", "0") == "0":
+        print(msg, flush=True)
 
 
 _JOB = {}  # the parsed spec, for main()'s device check

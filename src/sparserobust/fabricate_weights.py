@@ -1,7 +1,7 @@
 """A seeded torchvision ResNet-50 written in each published checkpoint layout (sparserobust.weights reads them).
 
-- torchvision: download.pytorch.org/models/resnet50-19c8e357.pth (2017) is a bare OrderedDict saved by
-  torch 0.2: legacy (non-zip) serialization, tensors pickled with torch._utils._rebuild_tensor, CPU
+- torchvision: download.pytorch.org/models/resnet50-19c8e357.pth (2017) is a bare OrderedDict as saved by
+  torch 0.2/0.3: legacy (non-zip) serialization, tensors pickled with torch._utils._rebuild_tensor, CPU
   storages, and no BatchNorm `num_batches_tracked` buffers (they came with torch 0.4).
 - fast_adversarial: locuslab/fast_adversarial, ImageNet/main_fast.py with lib/utils.py save_checkpoint:
   {epoch, arch, state_dict of DataParallel (module.*), best_prec1, optimizer (SGD, two parameter groups:

@@ -4,17 +4,17 @@ RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs}
 
 
 rule collect_runs:
-    localrule: True
     input:
         lambda w: RUNS[w.name](),
     output:
         f"{R}/tables/{{name}}.csv",
-    wildcard_constraints:
-        name="fig3|fig4|fig5",
     log:
         f"{R}/logs/tables/{{name}}.log",
     benchmark:
         f"{R}/benchmarks/tables/{{name}}.tsv"
+    wildcard_constraints:
+        name="fig3|fig4|fig5",
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -22,7 +22,6 @@ rule collect_runs:
 
 
 rule double_win_table:
-    localrule: True
     input:
         expand(f"{R}/tables/{{name}}.csv", name=["fig3", "fig4", "fig5"]),
     output:
@@ -31,6 +30,7 @@ rule double_win_table:
         f"{R}/logs/tables/table_doublewin.log",
     benchmark:
         f"{R}/benchmarks/tables/table_doublewin.tsv"
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -38,7 +38,6 @@ rule double_win_table:
 
 
 rule transfer_attack_table:
-    localrule: True
     input:
         f"{R}/tables/fig3.csv",
     output:
@@ -47,6 +46,7 @@ rule transfer_attack_table:
         f"{R}/logs/tables/tableA2.log",
     benchmark:
         f"{R}/benchmarks/tables/tableA2.tsv"
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -54,7 +54,6 @@ rule transfer_attack_table:
 
 
 rule mask_similarity:
-    localrule: True
     input:
         imp_tickets,
     output:
@@ -63,6 +62,7 @@ rule mask_similarity:
         f"{R}/logs/tables/figA8.log",
     benchmark:
         f"{R}/benchmarks/tables/figA8.tsv"
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -70,7 +70,6 @@ rule mask_similarity:
 
 
 rule zero_kernels:
-    localrule: True
     input:
         verdicts=f"{R}/tables/table_doublewin.csv",
         tickets=imp_tickets,
@@ -80,27 +79,28 @@ rule zero_kernels:
         f"{R}/logs/tables/fig7.log",
     benchmark:
         f"{R}/benchmarks/tables/fig7.tsv"
-    params:
-        where=f"--dataset {AN['fig7']['dataset']} --data {AN['fig7']['data']}",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        where=f"--dataset {AN['fig7']['dataset']} --data {AN['fig7']['data']}",
     shell:
         "python scripts/tables.py kernels --verdicts {input.verdicts} {params.where} "
         "--out {output} {input.tickets} > {log} 2>&1"
 
 
 rule landscape_table:
-    localrule: True
     input:
         lambda w: landscape_files("clean" if w.name == "fig6" else "pgd"),
     output:
         f"{R}/tables/{{name}}.csv",
-    wildcard_constraints:
-        name="fig6|figA9",
     log:
         f"{R}/logs/tables/{{name}}.log",
     benchmark:
         f"{R}/benchmarks/tables/{{name}}.tsv"
+    wildcard_constraints:
+        name="fig6|figA9",
+    localrule: True
     conda:
         CONDA_ENV
     shell:

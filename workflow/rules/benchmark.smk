@@ -5,32 +5,29 @@
 
 
 rule benchmark:
-    wildcard_constraints:
-        host=r"[^./]+",
     output:
         "results/benchmark/{host}.csv",
     log:
         "results/benchmark/{host}.log",
     benchmark:
         "results/benchmark/{host}.tsv"
+    wildcard_constraints:
+        host=r"[^./]+",
+    conda:
+        CONDA_ENV
+    threads: 16  # scaled down to the cores given
+    resources:
+        gpu=1,
     params:
         engine="--precision {} {}".format(
             config.get("engine", {}).get("precision", "auto"),
             "--compile" if config.get("engine", {}).get("compile") else "",
         ),
-    threads: 16  # scaled down to the cores given
-    resources:
-        gpu=1,
-    conda:
-        CONDA_ENV
     shell:
         "python scripts/benchmark.py {params.engine} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule project_gpu_hours:
-    wildcard_constraints:
-        host=r"[^./]+",
-    localrule: True
     input:
         "results/benchmark/{host}.csv",
     output:
@@ -39,10 +36,13 @@ rule project_gpu_hours:
         f"results/benchmark/{{host}}.gpu_hours.{config['name']}.log",
     benchmark:
         f"results/benchmark/{{host}}.gpu_hours.{config['name']}.tsv"
-    params:
-        configfiles=" ".join(map(str, workflow.configfiles)) or "config.yaml",
+    wildcard_constraints:
+        host=r"[^./]+",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        configfiles=" ".join(map(str, workflow.configfiles)) or "config.yaml",
     shell:
         "python scripts/project_gpu_hours.py --benchmark {input} --configfile {params.configfiles} "
         "--out {output} > {log} 2>&1"

@@ -27,20 +27,28 @@ def fig3_runs(wildcards=None):
     """Dense, IMP per pre-training and random pruning; full data; every transfer dataset."""
     tickets = [(init, "dense", 0) for init in INITS]
     tickets += [(init, "imp_st", k) for init in INITS for k in ROUNDS]
-    tickets += [(init, "random", k) for init in config["random_pruning"]["pretrain"] for k in ROUNDS]
+    tickets += [
+        (init, "random", k)
+        for init in config["random_pruning"]["pretrain"]
+        for k in ROUNDS
+    ]
     return runs(tickets, config["transfer"]["datasets"], ["full"])
 
 
 def fig4_runs(wildcards=None):
     """One pre-training (adversarial): IMP-ST, IMP-AT, OMP and random pruning against dense."""
     init = AN["fig4"]["init"]
-    tickets = [(init, "dense", 0)] + [(init, p, k) for p in ("imp_st", "imp_at", "omp", "random") for k in ROUNDS]
+    tickets = [(init, "dense", 0)] + [
+        (init, p, k) for p in ("imp_st", "imp_at", "omp", "random") for k in ROUNDS
+    ]
     return runs(tickets, AN["fig4"]["datasets"], ["full"])
 
 
 def fig5_runs(wildcards=None):
     """Data-limited transfer of the IMP tickets of every pre-training."""
-    tickets = [(init, "dense", 0) for init in INITS] + [(init, "imp_st", k) for init in INITS for k in ROUNDS]
+    tickets = [(init, "dense", 0) for init in INITS] + [
+        (init, "imp_st", k) for init in INITS for k in ROUNDS
+    ]
     return runs(tickets, AN["fig5"]["datasets"], DATA_LABELS)
 
 
@@ -71,7 +79,9 @@ def swt_runs(wildcards=None):
 def swt_teacher(wildcards):
     """KD + SWA runs distil from the dense run of the same architecture, dataset and seed."""
     if wildcards.method.endswith("-kd_swa"):
-        return [f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/dense/seed{wildcards.seed}.pt"]
+        return [
+            f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/dense/seed{wildcards.seed}.pt"
+        ]
     return []
 
 
@@ -97,17 +107,33 @@ def previous_ticket(wildcards):
     k = int(wildcards.round)
     if wildcards.pruner not in cfg_mod.IMP_PRUNERS:
         return []
-    return ticket_file(wildcards.init, "dense", 0) if k == 1 else ticket_file(wildcards.init, wildcards.pruner, k - 1)
+    return (
+        ticket_file(wildcards.init, "dense", 0)
+        if k == 1
+        else ticket_file(wildcards.init, wildcards.pruner, k - 1)
+    )
 
 
 def attack_source_of(wildcards):
     """Adversarial transfers on Table A2's datasets are also evaluated under the transfer attack."""
-    if wildcards.regime == "adversarial" and wildcards.dataset in AN["table_a2"]["datasets"]:
+    if (
+        wildcards.regime == "adversarial"
+        and wildcards.dataset in AN["table_a2"]["datasets"]
+    ):
         return [f"{R}/attack_source/{wildcards.dataset}.pt"]
     return []
 
 
-GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory", "landscape", "swt_dense", "swt_sparse")
+GPU_RULES = (
+    "pretrain_demo",
+    "ticket",
+    "transfer",
+    "attack_source",
+    "trajectory",
+    "landscape",
+    "swt_dense",
+    "swt_sparse",
+)
 RETRIES = config.get("retries", 2)
 
 
@@ -117,14 +143,28 @@ def res(name):
     briefly. `gpu_request` repeats the GPU request: `--resources gpu=N` caps `gpu` locally, not it.
     GPU rules run `scripts/launch.py --gpus {resources.gpu}`: it gives the job its own GPUs
     (CUDA_VISIBLE_DEVICES; SLURM's allocation on a cluster) and starts python, or torchrun (DDP)
-    over several; `--batch-split {resources.gpu_request}` keeps the global batch when capped."""
+    over several; `--batch-split {resources.gpu_request}` keeps the global batch when capped.
+    """
     out = {"gpu": 1, "nodes": 1} if name in GPU_RULES else {}
-    out.update(config.get("resources", {}).get(name, {}))  # every job runs on one node (torchrun --standalone)
-    if name in GPU_RULES:  # the request before any local cap: a job given fewer GPUs accumulates gradients
+    out.update(
+        config.get("resources", {}).get(name, {})
+    )  # every job runs on one node (torchrun --standalone)
+    if (
+        name in GPU_RULES
+    ):  # the request before any local cap: a job given fewer GPUs accumulates gradients
         out["gpu_request"] = out["gpu"]
     if name == "ticket":
-        light = {"gpu": 1, "gpu_request": 1, "cpus_per_gpu": 2, "mem_mb": 16000, "runtime": 60}
-        return {k: (lambda w, v=v, k=k: v if retrains(w) else light.get(k, v)) for k, v in out.items()}
+        light = {
+            "gpu": 1,
+            "gpu_request": 1,
+            "cpus_per_gpu": 2,
+            "mem_mb": 16000,
+            "runtime": 60,
+        }
+        return {
+            k: (lambda w, v=v, k=k: v if retrains(w) else light.get(k, v))
+            for k, v in out.items()
+        }
     return out
 
 

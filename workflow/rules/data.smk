@@ -4,18 +4,18 @@
 
 
 rule prepare_dataset:
-    localrule: True
     output:
         f"{R}/data/{{dataset}}.json",
     log:
         f"{R}/logs/prepare_dataset/{{dataset}}.log",
     benchmark:
         f"{R}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         spec=lambda w: jobs.dumps(jobs.dataset(config, w.dataset)),
         checksums=config.get("dataset_checksums", "official"),
-    conda:
-        CONDA_ENV
     shell:
         "python scripts/prepare_dataset.py --spec {params.spec:q} --checksums {params.checksums} "
         "--out {output} > {log} 2>&1"

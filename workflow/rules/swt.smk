@@ -13,14 +13,14 @@ rule swt_dense:
         f"{R}/logs/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/swt/{{arch}}/{{dataset}}/dense/seed{{seed}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, "dense", w.seed)),
-    threads: 1
-    resources:
-        **res("swt_dense"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("swt_dense"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, "dense", w.seed)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/swt.py --spec {params.spec:q} --out {output.metrics} --model-out {output.model} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
@@ -32,38 +32,38 @@ rule swt_sparse:
         data=lambda w: manifest(w.dataset),
     output:
         f"{R}/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.json",
-    wildcard_constraints:
-        method=SWT_SPARSE,
     log:
         f"{R}/logs/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/swt/{{arch}}/{{dataset}}/{{method}}/seed{{seed}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, w.method, w.seed)),
-        teacher=flag("--teacher", "teacher"),
-    threads: 1
-    resources:
-        **res("swt_sparse"),
+    wildcard_constraints:
+        method=SWT_SPARSE,
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("swt_sparse"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.swt(config, w.arch, w.dataset, w.method, w.seed)),
+        teacher=flag("--teacher", "teacher"),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/swt.py --spec {params.spec:q} {params.teacher} --out {output} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule swt_table:
-    localrule: True
     input:
         swt_runs,
     output:
         f"{R}/tables/{{name}}.csv",
-    wildcard_constraints:
-        name="swt_main|swt_curves",
     log:
         f"{R}/logs/tables/{{name}}.log",
     benchmark:
         f"{R}/benchmarks/tables/{{name}}.tsv"
+    wildcard_constraints:
+        name="swt_main|swt_curves",
+    localrule: True
     conda:
         CONDA_ENV
     shell:

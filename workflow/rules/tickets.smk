@@ -15,15 +15,15 @@ rule ticket:
         f"{R}/logs/ticket/{{init}}/{{pruner}}/round{{round}}.log",
     benchmark:
         f"{R}/benchmarks/ticket/{{init}}/{{pruner}}/round{{round}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
-        previous=flag("--previous", "previous"),
-    threads: 1
-    resources:
-        **res("ticket"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("ticket"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.ticket(config, w.init, w.pruner, w.round)),
+        previous=flag("--previous", "previous"),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/make_ticket.py --spec {params.spec:q} --weights {input.weights} "
         "{params.previous} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"

@@ -15,17 +15,19 @@ rule transfer:
         f"{R}/logs/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/transfer/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/{{data}}/{{regime}}/seed{{seed}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(
-            jobs.transfer(config, w.init, w.pruner, w.round, w.dataset, w.data, w.regime, w.seed)
-        ),
-        source=flag("--attack-source", "attack_source"),
-    threads: 1
-    resources:
-        **res("transfer"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("transfer"),
+    params:
+        spec=lambda w: jobs.dumps(
+            jobs.transfer(
+                config, w.init, w.pruner, w.round, w.dataset, w.data, w.regime, w.seed
+            )
+        ),
+        source=flag("--attack-source", "attack_source"),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/transfer.py --spec {params.spec:q} --weights {input.weights} "
         "--ticket {input.ticket} {params.source} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
@@ -40,14 +42,14 @@ rule attack_source:
         f"{R}/logs/attack_source/{{dataset}}.log",
     benchmark:
         f"{R}/benchmarks/attack_source/{{dataset}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.attack_source(config, w.dataset)),
-    threads: 1
-    resources:
-        **res("attack_source"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("attack_source"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.attack_source(config, w.dataset)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/attack_source.py --spec {params.spec:q} --out {output} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
@@ -64,14 +66,14 @@ rule trajectory:
         f"{R}/logs/trajectory/{{init}}.log",
     benchmark:
         f"{R}/benchmarks/trajectory/{{init}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init)),
-    threads: 1
-    resources:
-        **res("trajectory"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("trajectory"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/trajectory.py --spec {params.spec:q} --weights {input.weights} "
         "--ticket {input.ticket} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
@@ -87,14 +89,14 @@ rule landscape:
         f"{R}/logs/landscape/{{init}}/{{surface}}.log",
     benchmark:
         f"{R}/benchmarks/landscape/{{init}}/{{surface}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface)),
-    threads: 1
-    resources:
-        **res("landscape"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("landscape"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/landscape.py --spec {params.spec:q} --trajectory {input.trajectory} --out {output} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"

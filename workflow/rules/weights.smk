@@ -14,21 +14,20 @@ rule pretrain_demo:
         f"{R}/logs/pretrain_demo/{{init}}.log",
     benchmark:
         f"{R}/benchmarks/pretrain_demo/{{init}}.tsv"
-    params:
-        spec=lambda w: jobs.dumps(jobs.pretrain(config, w.init)),
-    threads: 1
-    resources:
-        **res("pretrain_demo"),
     retries: RETRIES
     conda:
         CONDA_ENV
+    threads: 1
+    resources:
+        **res("pretrain_demo"),
+    params:
+        spec=lambda w: jobs.dumps(jobs.pretrain(config, w.init)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/pretrain_demo.py --spec {params.spec:q} --out {output.pth} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
 
 
 rule fetch_weights:
-    localrule: True
     input:
         made_by_pretrain_rule,
     output:
@@ -37,13 +36,14 @@ rule fetch_weights:
         f"{R}/logs/fetch_weights/{{init}}.log",
     benchmark:
         f"{R}/benchmarks/fetch_weights/{{init}}.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    resources:
+        **res("fetch_weights"),
     params:
         spec=lambda w: jobs.dumps(jobs.fetch(config, w.init)),
         downloads=f"{R}/downloads",
-    resources:
-        **res("fetch_weights"),
-    conda:
-        CONDA_ENV
     shell:
         "python scripts/fetch_weights.py --spec {params.spec:q} --out {output} "
         "--download-dir {params.downloads} > {log} 2>&1"
