@@ -9,7 +9,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES ?= 2
 
-.PHONY: demo test dryrun lint benchmark paper-smoke clean-demo
+.PHONY: demo test dryrun lint benchmark paper-smoke clean-demo clean-paper-smoke
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

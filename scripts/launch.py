@@ -24,7 +24,7 @@ def parse(argv):
                                 description=__doc__.split("\n\n")[1])
     p.add_argument("--gpus", type=int, required=True, help="the job's GPU count ({resources.gpu})")
     p.add_argument("--lock-dir", default=None,
-                   help="folder of the GPU lock files (default: $SPARSEROBUST_GPU_LOCKS or .snakemake/gpu-slots)")
+                   help="folder of the GPU lock files (default: $SPARSEROBUST_GPU_LOCKS or /tmp/sparserobust-gpu-slots-UID)")
     args = p.parse_args(argv[:cut])
     args.command = argv[cut + 1:]
     if not args.command:

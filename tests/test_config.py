@@ -92,3 +92,20 @@ def test_bad_config_stops_snakemake_before_any_job(tmp_path):
     out = snakemake("-n", f"--configfile={path}", "figures/fig3.pdf")
     assert out.returncode != 0
     assert "transfer.datasets[1]" in out.stdout + out.stderr
+
+
+def test_demo_and_paper_figures_and_reports_never_mix():
+    """`make demo` writes figures/demo/, the paper figures/; a report built for one config gathers
+    the figures of its own DAG only, so neither shows the other's PDFs."""
+    demo = config.load(ROOT / "config" / "demo.yaml")
+    paper = config.load(ROOT / "config.yaml")
+    assert demo.get("figures") == "figures/demo" and paper.get("figures", "figures") == "figures"
+    outs = {}
+    for name, args in (("paper", ()), ("demo", ("--configfile=config/demo.yaml",))):
+        out = snakemake("-n", "--cores", "1", *args, "--", "all")
+        assert out.returncode == 0, out.stderr[-2000:]
+        lines = out.stdout.splitlines()
+        outs[name] = {x.strip() for i, line in enumerate(lines) if line.strip() == "rule all:"
+                      for x in lines[i + 1].split(":", 1)[1].split(",")}
+    assert outs["paper"] and all(p.startswith("figures/") and p.count("/") == 1 for p in outs["paper"])
+    assert outs["demo"] and all(p.startswith("figures/demo/") for p in outs["demo"])

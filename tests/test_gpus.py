@@ -65,6 +65,15 @@ def test_visible_from_nvidia_smi(tmp_path):
     assert gpus.driver({"PATH": str(tmp_path)}) == "575.51.03"
 
 
+def test_visible_without_nvidia_smi_counts_the_drivers_gpus(tmp_path):
+    proc = tmp_path / "gpus"
+    for bus in ("0000:01:00.0", "0000:02:00.0"):
+        (proc / bus).mkdir(parents=True)
+    env = {"PATH": str(tmp_path), "SPARSEROBUST_PROC_NVIDIA": str(proc)}
+    assert gpus.visible(env) == ["0", "1"]
+    assert gpus.visible({"PATH": str(tmp_path), "SPARSEROBUST_PROC_NVIDIA": str(tmp_path / "absent")}) == []
+
+
 def test_under_slurm():
     assert gpus.under_slurm({"SLURM_JOB_ID": "42"})
     assert not gpus.under_slurm({})

@@ -17,6 +17,7 @@ OVERRIDE = ROOT / ".test" / "config" / "paper-smoke.yaml"
 POINTERS = {"name", "results", "figures", "root", "url", "path", "sha256", "sha256_file", "dataset_checksums"}
 SHRINKABLE = {"epochs", "batch_size", "steps_per_epoch", "rounds", "round", "train_size", "val_size", "test_size",
               "workers", "resolution", "checkpoint_every", "update_every", "start_epoch", "swa_start"}
+LIMITS = {"steps_per_epoch", "test_size"}  # caps that config.yaml leaves unset (= everything)
 LISTS = {"seeds", "datasets", "rounds", "data_fractions", "archs", "methods"}
 
 
@@ -34,8 +35,10 @@ def shrink_violations(paper, override, where=""):
             full = old if isinstance(old, list) else config.rounds(PAPER) if key == "rounds" else None
             if full is None or not set(value) <= set(full):
                 bad.append(f"{at}: {value} is not a subset of {full}")
-        elif key in SHRINKABLE and isinstance(value, int):
-            if old is not None and not value <= old:
+        elif key in SHRINKABLE and isinstance(value, int) and not isinstance(value, bool):
+            if old is None and key not in LIMITS:
+                bad.append(f"{at}: config.yaml has no {key} to shrink")
+            elif old is not None and not value <= old:
                 bad.append(f"{at}: {value} > {old}")
         else:
             bad.append(f"{at}: {value!r} is neither a smaller size nor a pointer to data")
@@ -61,6 +64,8 @@ def test_the_override_only_shrinks_and_keeps_the_papers_method():
     assert shrink_violations(PAPER, override) == []
     assert shrink_violations(PAPER, {"transfer": {"regimes": {"adversarial": {"train_attack": {"steps": 1}}}}})
     assert shrink_violations(PAPER, {"seeds": [0, 7]}) and shrink_violations(PAPER, {"imp": {"rounds": 30}})
+    assert shrink_violations(PAPER, {"imp": {"retrain": {"momentum": 0.5}}})
+    assert shrink_violations(PAPER, {"transfer": {"regimes": {"standard": {"epochs": True}}}})
     cfg = config.validate(merged())
     assert cfg["model"]["arch"] == "resnet50" and cfg["source"]["dataset"] == "imagenet"
     adv = cfg["transfer"]["regimes"]["adversarial"]

@@ -1,6 +1,7 @@
 """Resumable training: the full training state, checksummed and written atomically, and SIGTERM
 (SLURM pre-emption) turned into a checkpoint at the next optimiser step."""
 
+import contextlib
 import os
 import signal
 import threading
@@ -61,7 +62,9 @@ def resume_path(out):
 
 
 def finished(out):
-    """Remove the job's training state once its output is written."""
-    path = resume_path(out)
-    if os.path.exists(path):
-        os.unlink(path)
+    """Remove the job's training state once its output is written (the first process only, under
+    torchrun: the others may finish first and must not take the state away from it)."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(resume_path(out))

@@ -10,6 +10,9 @@ import yaml
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 IMP_PRUNERS = ("imp_st", "imp_at")  # iterative: round k prunes round k-1's re-trained ticket
 PRUNERS = (*IMP_PRUNERS, "omp", "random", "dense")
+# rules whose jobs train or evaluate networks: they ask for GPUs and start through scripts/launch.py
+GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory", "landscape", "swt_dense",
+             "swt_sparse")
 
 
 def retrains(pruner, k):
@@ -96,6 +99,16 @@ def _semantic(cfg):
                  "or to null to use the url")
         if entry.get("url") and entry.get("path"):
             fail(key, "give url or path, not both")
+        if entry.get("sha256") and entry.get("sha256_file"):
+            fail(key, "give sha256 or sha256_file, not both")
+    for name, spec in datasets.items():
+        if spec.get("download") and cfg.get("dataset_checksums") == "skip":
+            fail(f"datasets.{name}.download", "dataset_checksums: skip is only for fabricated files, which a "
+                 "download would overwrite: set download: false")
+    for rule, res in cfg.get("resources", {}).items():
+        if rule in GPU_RULES and "gres" in res:
+            fail(f"resources.{rule}.gres", "GPU rules ask for GPUs with gpu (and gpu_model): the launcher and "
+                 "the batch split read gpu; remove gres")
     for i, r in enumerate(cfg["transfer"].get("rounds", [])):
         if r > cfg["imp"]["rounds"]:
             fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")

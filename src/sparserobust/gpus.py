@@ -61,12 +61,17 @@ def driver(env=os.environ):
 
 def visible(env=os.environ):
     """The GPU ids jobs may use here: SPARSEROBUST_GPUS, else the parent's CUDA_VISIBLE_DEVICES,
-    else the indices nvidia-smi lists, else none."""
+    else the indices nvidia-smi lists, else as many as the driver lists under
+    /proc/driver/nvidia/gpus, else none."""
     if OVERRIDE in env:
         return _ids(env[OVERRIDE])
     if "CUDA_VISIBLE_DEVICES" in env:
         return _ids(env["CUDA_VISIBLE_DEVICES"])
-    return _ids(",".join(nvidia_smi("index", env) or []))
+    listed = nvidia_smi("index", env)
+    if listed is None:  # containers may have the driver but no nvidia-smi: count what it exposes
+        found = Path(env.get("SPARSEROBUST_PROC_NVIDIA", "/proc/driver/nvidia/gpus"))
+        listed = [str(i) for i in range(len(list(found.iterdir())))] if found.is_dir() else []
+    return _ids(",".join(listed))
 
 
 def under_slurm(env=os.environ):
@@ -84,7 +89,9 @@ def slurm_gpus(env=os.environ):
 
 
 def default_lock_dir(env=os.environ):
-    return Path(env.get(LOCKS) or Path.cwd() / ".snakemake" / "gpu-slots")
+    """One folder per machine and user, so that every checkout and workflow on this machine
+    shares the same slots; SPARSEROBUST_GPU_LOCKS moves it."""
+    return Path(env.get(LOCKS) or Path("/tmp") / f"sparserobust-gpu-slots-{os.getuid()}")
 
 
 class Held(contextlib.AbstractContextManager):

@@ -101,6 +101,9 @@ def run(spec, out, log, teacher_path=None, model_out=None):
     names = sparse.sparse_names(model.net)
     method, density = spec["method"], spec["density"]
     steps_per_epoch = math.ceil(len(splits["train"]) / hp.batch_size)
+    if hp.steps_per_epoch:  # a capped epoch trains fewer steps and images
+        steps_per_epoch = min(steps_per_epoch, hp.steps_per_epoch)
+    images = min(len(splits["train"]), steps_per_epoch * hp.batch_size)  # trained per epoch
     epoch_flops, extra_flops, info = [], 0.0, {}
     mask, sparsifier = None, None
     if method == "robust_bird":
@@ -111,7 +114,7 @@ def run(spec, out, log, teacher_path=None, model_out=None):
                                    spec["seed"], log=log, sparsifier=watch, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
                                    extra_state=(watch.state, watch.set_state))
         info["ticket_epoch"] = watch.found_epoch or len(hist1)
-        extra_flops = flops.training_flops([dense_total] * len(hist1), len(splits["train"]), 0)
+        extra_flops = flops.training_flops([dense_total] * len(hist1), images, 0)
         mask = sparse.global_magnitude_mask(model.net, names, density)
     elif method in ("flying_bird", "flying_bird_plus"):
         gen = torch.Generator().manual_seed(spec["seed"])
@@ -172,8 +175,8 @@ def run(spec, out, log, teacher_path=None, model_out=None):
                         f"{tag}_gap": tr["ra"] - t["ra"]})
     results["robust_overfitting"] = results["best_test_ra"] - results["final_test_ra"]
     attack_steps = hp.train_attack.steps if hp.train_attack else 0
-    results["train_flops"] = extra_flops + flops.training_flops(epoch_flops, len(splits["train"]), attack_steps)
-    results["dense_train_flops"] = flops.training_flops([dense_total] * hp.epochs, len(splits["train"]),
+    results["train_flops"] = extra_flops + flops.training_flops(epoch_flops, images, attack_steps)
+    results["dense_train_flops"] = flops.training_flops([dense_total] * hp.epochs, images,
                                                         attack_steps)
     final_d, final_density = _densities(mask)
     results["inference_flops"] = flops.inference_flops(layer_flops, dense_total, final_d)

@@ -39,12 +39,13 @@ def expected_sha(entry, key):
 
 
 def _listed_sha(sums, name, key):
-    """The digest of `name` in a sha256sum-format file ("DIGEST  NAME" per line; one line: that one)."""
+    """The digest of `name` in a sha256sum-format file ("DIGEST  NAME" per line), or the digest of
+    a file that holds a bare digest and no name."""
     if not sums.is_file():
         raise FileNotFoundError(f"{key}.sha256_file: {sums} does not exist")
     lines = [line.split() for line in sums.read_text().splitlines() if line.strip()]
     match = [parts[0] for parts in lines if len(parts) > 1 and parts[1].lstrip("*") == name]
-    if match or len(lines) == 1:
+    if match or (len(lines) == 1 and len(lines[0]) == 1):
         return (match or [lines[0][0]])[0].lower()
     raise ValueError(f"{key}.sha256_file: {sums} lists no digest for {name}")
 

@@ -24,7 +24,8 @@ rule benchmark:
             "--compile" if config.get("engine", {}).get("compile") else "",
         ),
     shell:
-        "python scripts/benchmark.py {params.engine} --threads {threads} --out {output} > {log} 2>&1"
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/benchmark.py {params.engine} "
+        "--threads {threads} --out {output} > {log} 2>&1"
 
 
 rule project_gpu_hours:

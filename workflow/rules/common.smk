@@ -86,8 +86,10 @@ def swt_teacher(wildcards):
 
 
 def manifest(name):
-    """The prepare_dataset output a training job takes as input (the data is there and verified)."""
-    return f"{R}/data/{name}.json"
+    """The prepare_dataset output a training job takes as input (the data is there and verified).
+    ancient(): a manifest written again (download switched off, checksums re-checked) does not
+    rerun the training jobs; the dataset's settings that matter are in each job's own spec."""
+    return ancient(f"{R}/data/{name}.json")
 
 
 def source_manifest(wildcards):
@@ -97,10 +99,15 @@ def source_manifest(wildcards):
     return [manifest(config["source"]["dataset"])]
 
 
-def made_by_pretrain_rule(wildcards):
-    if "train" in config["pretrain"][wildcards.init]:
+def weights_sources(wildcards):
+    """What fetch_weights reads from disk, so that a changed file or checksum list refetches:
+    the demo's own pre-trained file, a local path or file: URL, and a sha256_file."""
+    entry = config["pretrain"][wildcards.init]
+    if "train" in entry:
         return [jobs.pretrained_file(config, wildcards.init)]
-    return []
+    local = entry.get("path") or (entry.get("url") or "").removeprefix("file://").removeprefix("file:")
+    files = [local] if local and not (entry.get("url") or "").startswith(("http:", "https:")) else []
+    return files + ([entry["sha256_file"]] if entry.get("sha256_file") else [])
 
 
 def previous_ticket(wildcards):
@@ -124,16 +131,7 @@ def attack_source_of(wildcards):
     return []
 
 
-GPU_RULES = (
-    "pretrain_demo",
-    "ticket",
-    "transfer",
-    "attack_source",
-    "trajectory",
-    "landscape",
-    "swt_dense",
-    "swt_sparse",
-)
+GPU_RULES = cfg_mod.GPU_RULES
 RETRIES = config.get("retries", 2)
 
 

@@ -14,7 +14,7 @@ rule prepare_dataset:
     conda:
         CONDA_ENV
     params:
-        spec=lambda w: jobs.dumps(jobs.dataset(config, w.dataset)),
+        spec=lambda w: jobs.dumps(jobs.dataset(config, w.dataset)),  # with download, unlike the training specs
         checksums=config.get("dataset_checksums", "official"),
     shell:
         "python scripts/prepare_dataset.py --spec {params.spec:q} --checksums {params.checksums} "

@@ -29,7 +29,7 @@ rule pretrain_demo:
 
 rule fetch_weights:
     input:
-        made_by_pretrain_rule,
+        weights_sources,
     output:
         f"{R}/weights/{{init}}.pt",
     log:

@@ -1,0 +1,40 @@
+"""Memory of one training step, measured: the peak resident memory (CPU, fp32) of a process that
+builds a network and runs one forward + backward pass at a batch size. The slope between two batch
+sizes is the activation memory per image, which a GPU in fp32 needs as well (bf16 autocast
+stores most activations in half the bytes); the intercept is the model, optimiser and libraries."""
+
+import json
+import os
+import subprocess
+import sys
+
+CHILD = """
+import json, resource, sys, torch
+from sparserobust import models
+torch.set_num_threads({threads})
+net = models.build({arch!r}, {classes}).to(memory_format=torch.channels_last)
+x = torch.rand({batch}, 3, {size}, {size}).contiguous(memory_format=torch.channels_last)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+net.train()
+loss = torch.nn.functional.cross_entropy(net(x), torch.zeros({batch}, dtype=torch.long))
+loss.backward()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"base_mb": base / 1024, "peak_mb": peak / 1024}}))
+"""
+
+
+def step_peak(arch, classes, size, batch, threads=2):
+    """{'base_mb', 'peak_mb'} of a fresh process running one training pass (Linux ru_maxrss, KiB)."""
+    code = CHILD.format(arch=arch, classes=classes, size=size, batch=batch, threads=threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    if out.returncode != 0:
+        raise RuntimeError(f"memory probe at batch {batch} failed: {out.stderr[-1000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def per_image(arch, classes, size, batches):
+    """Rows per batch size, and the activation memory per image (MB) from the first and last."""
+    rows = [{"batch": b, **step_peak(arch, classes, size, b)} for b in batches]
+    slope = (rows[-1]["peak_mb"] - rows[0]["peak_mb"]) / (batches[-1] - batches[0])
+    return rows, slope
