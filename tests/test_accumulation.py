@@ -76,3 +76,17 @@ def test_batch_split_changes_the_step_with_batch_norm():
 
     a, b = bn_step(1), bn_step(4)
     assert any(not torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+
+
+def test_every_process_runs_as_many_passes(monkeypatch):
+    """Under DDP each pass has collectives (batch norm, gradients): shares of unequal size must
+    still be cut into the same number of micro-batches, none empty."""
+    hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 128, "batch_split": 4})
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for total in (65, 66, 127, 128, 7):
+        shares = [len(range(r, total, 2)) for r in range(2)]  # what distributed.shard gives
+        counts = [len(engine.micro_batches(n, hp, total)) for n in shares]
+        assert counts[0] == counts[1], (total, shares, counts)
+        for n in shares:
+            sizes = [p.stop - p.start for p in engine.micro_batches(n, hp, total)]
+            assert sum(sizes) == n and min(sizes) >= 1 and max(sizes) <= 32

@@ -59,15 +59,16 @@ def _loss(logits, y, x, hp, teacher):
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
-def micro_batches(n, hp):
-    """Slices of this process's share of a batch (n images), each of at most
-    ceil(batch_size / batch_split) images: the per-GPU batch the config's GPU request implies.
-    A job given fewer GPUs than it asked for accumulates gradients over them, so the optimiser
-    still steps once per global batch of batch_size."""
+def micro_batches(n, hp, total=None):
+    """Slices of this process's share (n images) of a global batch of `total` images (default n),
+    each of at most ceil(batch_size / batch_split) images: the per-GPU batch the config's GPU
+    request implies. A job given fewer GPUs than it asked for accumulates gradients over them,
+    so the optimiser still steps once per global batch. The number of slices follows from the
+    global batch alone, so every process runs as many passes (their collectives must match)."""
     cap = -(-hp.batch_size // max(1, hp.batch_split))
-    count = max(1, -(-n // cap))
-    size = -(-n // count)
-    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+    count = max(1, -(-(-(-(total or n) // distributed.world())) // cap))
+    bounds = [n * i // count for i in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, sparsifier=None, teacher=None,
@@ -82,15 +83,21 @@ def train_epoch(model, train, hp, device, opt, gen, dev_gen, mask, autocast, spa
     done, sums = resume or (0, (0.0, 0, 0))
     loss_sum = torch.full((), float(sums[0]), device=device)
     correct, n = torch.full((), int(sums[1]), device=device), int(sums[2])
-    for i, (x, y) in enumerate(data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True)):
+    arrays = isinstance(train, data_mod.ArrayData)
+    shared = not arrays and distributed.active()  # streamed folders hand each process its share
+    global_batch = min(hp.batch_size, len(train)) if shared else None
+    # under DDP a last batch smaller than the others is dropped, so all processes' shares match
+    for i, (x, y) in enumerate(data_mod.batches(train, hp.batch_size, device, hp.augment, gen, shuffle=True,
+                                                drop_last=distributed.active())):
         if i < done:
             continue
         if hp.steps_per_epoch and i >= hp.steps_per_epoch:
             break
-        if isinstance(train, data_mod.ArrayData):  # streamed folders hand out their share already
+        total = global_batch if shared else len(y)
+        if arrays:
             x, y = distributed.shard(x, y)
         opt.zero_grad()
-        parts = micro_batches(len(y), hp)
+        parts = micro_batches(len(y), hp, total)
         for j, part in enumerate(parts):  # gradient accumulation: sum of part losses weighted by size
             xp, yp = x[part], y[part]
             if hp.train_attack is not None:

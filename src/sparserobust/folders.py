@@ -28,14 +28,16 @@ class FolderData:
         return datasets.ImageFolder(str(self.root), transforms.Compose(tf + [transforms.PILToTensor()]))
 
     def batches(self, batch_size, device, generator=None, shuffle=False):
-        """Batches of this process's share (under torchrun) of each global batch of `batch_size`."""
+        """Batches of this process's share (under torchrun) of each global batch of `batch_size`;
+        under torchrun a last, smaller global batch is left out, so every share is equal."""
         from . import distributed
 
         dataset = self.dataset()
         n = len(dataset)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        stop = n - n % batch_size if distributed.active() and n >= batch_size else n  # equal shares under DDP
         plan = [order[i:i + batch_size][distributed.rank()::distributed.world()].tolist()
-                for i in range(0, n, batch_size)]
+                for i in range(0, stop, batch_size)]
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, num_workers=self.workers,
                                              pin_memory=device.type == "cuda", persistent_workers=False)
         for x, y in loader:
