@@ -57,7 +57,7 @@ def test_projection_rule_for_the_demo_config(bench_csv):
                         timeout=900)
         assert run.returncode == 0, run.stderr[-3000:]
         table = pd.read_csv(target)
-        assert "all" in set(table.target) and "figures/fig3.pdf" in set(table.target)
+        assert "all" in set(table.target) and "figures/demo/fig3.pdf" in set(table.target)
         assert (table.gpu_hours > 0).all()
         assert float(table.gpu_hours[table.target == "all"].iloc[0]) >= table.gpu_hours.max() - 1e-9
     finally:
@@ -97,6 +97,6 @@ def test_unbenchmarked_architecture_is_named():
 
 def test_projection_of_the_demo_config_from_the_measured_csv(bench_csv):
     table = projection.project(str(ROOT / "config" / "demo.yaml"), projection.Pricer(projection.measured_costs(bench_csv)),
-                               ["figures/fig3.pdf", "figures/fig5.pdf"])
+                               ["figures/demo/fig3.pdf", "figures/demo/fig5.pdf"])
     assert (table.gpu_jobs > 10).all() and (table.gpu_hours > 0).all()
     assert (table.largest_job_gpu_hours <= table.gpu_hours).all()

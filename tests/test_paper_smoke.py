@@ -112,6 +112,6 @@ def test_paper_shape_slice_fetch_imp_round2_under_torchrun_and_transfer(tmp_path
         assert metrics["n_train"] == 2 and metrics["sparsity"] > 0.35 and "test_sa" in metrics
         assert metrics["provenance"]["config"]["train"]["augment"]["size"] == 224
     adv = json.loads((runs / "adversarial/seed0.json").read_text())
-    assert {"test_ra", "transfer_ra"} <= set(adv) and adv["provenance"]["config"]["train"]["eval_attack"]["steps"] == 20
+    assert {"test_ra", "test_transfer_ra"} <= set(adv) and adv["provenance"]["config"]["train"]["eval_attack"]["steps"] == 20
     for bench in (res / "benchmarks").rglob("*.tsv"):  # every job's peak memory is recorded
         assert "max_rss" in bench.read_text().splitlines()[0]

@@ -149,7 +149,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
     if distributed.is_main():
         share = -(-hp.batch_size // distributed.world())
         log(f"engine: {distributed.world()} process(es) on {device}, batch {hp.batch_size}, "
-            f"{len(micro_batches(share, hp))} micro-batch(es) of at most {-(-hp.batch_size // max(1, hp.batch_split))} "
+            f"{len(micro_batches(share, hp, hp.batch_size))} micro-batch(es) of at most {-(-hp.batch_size // max(1, hp.batch_split))} "
             f"images per process and step")
     nets = compiled(model, hp, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)

@@ -159,7 +159,8 @@ def dry_run_jobs(target, configfiles):
         if not line.startswith("Shell command: "):
             continue
         argv = shlex.split(line.split(":", 1)[1])
-        entry = next((a for a in argv if a.startswith("scripts/") and a.endswith(".py")), None)
+        entry = next((a for a in argv if a.startswith("scripts/") and a.endswith(".py")
+                      and a != "scripts/launch.py"), None)  # the job's script, not its launcher
         if entry is None:
             continue
         script = entry.removeprefix("scripts/").removesuffix(".py")  # python or torchrun (GPU-hours alike)

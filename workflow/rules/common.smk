@@ -88,7 +88,8 @@ def swt_teacher(wildcards):
 def manifest(name):
     """The prepare_dataset output a training job takes as input (the data is there and verified).
     ancient(): a manifest written again (download switched off, checksums re-checked) does not
-    rerun the training jobs; the dataset's settings that matter are in each job's own spec."""
+    rerun the training jobs; the dataset's settings that matter are in each job's own spec.
+    """
     return ancient(f"{R}/data/{name}.json")
 
 
@@ -105,8 +106,14 @@ def weights_sources(wildcards):
     entry = config["pretrain"][wildcards.init]
     if "train" in entry:
         return [jobs.pretrained_file(config, wildcards.init)]
-    local = entry.get("path") or (entry.get("url") or "").removeprefix("file://").removeprefix("file:")
-    files = [local] if local and not (entry.get("url") or "").startswith(("http:", "https:")) else []
+    local = entry.get("path") or (entry.get("url") or "").removeprefix(
+        "file://"
+    ).removeprefix("file:")
+    files = (
+        [local]
+        if local and not (entry.get("url") or "").startswith(("http:", "https:"))
+        else []
+    )
     return files + ([entry["sha256_file"]] if entry.get("sha256_file") else [])
 
 
