@@ -49,14 +49,12 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
 def merged():
+    """config.yaml with the override merged in, as Snakemake merges several --configfile."""
+    from snakemake.utils import update_config
+
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-
-    def update(base, new):
-        for k, v in new.items():
-            base[k] = update(base.get(k) or {}, v) if isinstance(v, dict) else v
-        return base
-
-    return update(cfg, yaml.safe_load(OVERRIDE.read_text()))
+    update_config(cfg, yaml.safe_load(OVERRIDE.read_text()))
+    return cfg
 
 
 def test_the_override_only_shrinks_and_keeps_the_papers_method():

@@ -59,14 +59,18 @@ def _loss(logits, y, x, hp, teacher):
     return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
 
 
+def micro_cap(hp):
+    """The most images one process passes at once: the per-GPU batch of the config's GPU request."""
+    return -(-hp.batch_size // max(1, hp.batch_split))
+
+
 def micro_batches(n, hp, total=None):
     """Slices of this process's share (n images) of a global batch of `total` images (default n),
     each of at most ceil(batch_size / batch_split) images: the per-GPU batch the config's GPU
     request implies. A job given fewer GPUs than it asked for accumulates gradients over them,
     so the optimiser still steps once per global batch. The number of slices follows from the
     global batch alone, so every process runs as many passes (their collectives must match)."""
-    cap = -(-hp.batch_size // max(1, hp.batch_split))
-    count = max(1, -(-(-(-(total or n) // distributed.world())) // cap))
+    count = max(1, -(-(-(-(total or n) // distributed.world())) // micro_cap(hp)))
     bounds = [n * i // count for i in range(count + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -149,7 +153,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
     if distributed.is_main():
         share = -(-hp.batch_size // distributed.world())
         log(f"engine: {distributed.world()} process(es) on {device}, batch {hp.batch_size}, "
-            f"{len(micro_batches(share, hp, hp.batch_size))} micro-batch(es) of at most {-(-hp.batch_size // max(1, hp.batch_split))} "
+            f"{len(micro_batches(share, hp, hp.batch_size))} micro-batch(es) of at most {micro_cap(hp)} "
             f"images per process and step")
     nets = compiled(model, hp, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)

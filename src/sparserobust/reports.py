@@ -14,12 +14,12 @@ def peak_memory(results):
         frame = pd.read_csv(tsv, sep="\t")
         if "max_rss" in frame and len(frame):
             rows.append({"rule": tsv.relative_to(root).parts[0], "job": str(tsv.relative_to(root)),
-                         "max_rss_mb": float(pd.to_numeric(frame["max_rss"], errors="coerce").max()),
-                         "seconds": float(frame["s"].max())})
+                         "max_rss_mb": float(pd.to_numeric(frame["max_rss"], errors="coerce").max())})
     if not rows:
         raise FileNotFoundError(f"{root}: no benchmark files; run the workflow first")
     jobs = pd.DataFrame(rows)
-    table = jobs.groupby("rule").agg(jobs=("job", "size"), median_max_rss_mb=("max_rss_mb", "median"),
-                                     max_rss_mb=("max_rss_mb", "max"), largest=("job", "first"))
-    table["largest"] = jobs.loc[jobs.groupby("rule")["max_rss_mb"].idxmax(), "job"].values
+    by_rule = jobs.groupby("rule")
+    table = by_rule.agg(jobs=("job", "size"), median_max_rss_mb=("max_rss_mb", "median"),
+                        max_rss_mb=("max_rss_mb", "max"))
+    table["largest"] = jobs.loc[by_rule["max_rss_mb"].idxmax(), "job"].values
     return table.sort_values("max_rss_mb", ascending=False).reset_index().round(1)
