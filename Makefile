@@ -26,8 +26,8 @@ test: $(VENV)/.installed
 
 paper-smoke: $(VENV)/.installed
 	$(VENV)/bin/python scripts/fabricate_paper_data.py --out .test/data
-	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all
-	$(VENV)/bin/python scripts/peak_memory.py results/paper-smoke
+	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all results/paper-smoke/tables/peak_memory.csv
+	cat results/paper-smoke/logs/tables/peak_memory.log
 
 dryrun: $(VENV)/.installed
 	snakemake -n --cores all figures/fig3.pdf

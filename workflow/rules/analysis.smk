@@ -105,3 +105,21 @@ rule landscape_table:
         CONDA_ENV
     shell:
         "python scripts/tables.py concat --out {output} {input} > {log} 2>&1"
+
+
+rule peak_memory:
+    input:
+        expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
+    output:
+        f"{R}/tables/peak_memory.csv",
+    log:
+        f"{R}/logs/tables/peak_memory.log",
+    benchmark:
+        f"{R}/benchmarks/tables/peak_memory.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        results=lambda w, output: os.path.dirname(os.path.dirname(output[0])),  # <results>
+    shell:
+        "python scripts/peak_memory.py {params.results} --out {output} > {log} 2>&1"
