@@ -1,5 +1,6 @@
-# make demo : the embedded demo end to end (figures/fig3.pdf), offline, on CPU or GPU
+# make demo : the embedded demo end to end (every figures/demo/*.pdf and the tickets' export), offline, on CPU or GPU
 # make test : the test suite
+# make lint : snakemake --lint, snakefmt --check and ruff check (CI runs it too)
 # make benchmark : the training-step benchmark on this machine (BENCHMARKS.md)
 # make paper-smoke : the paper config's real path (ResNet-50, 224 px, published file layouts) on
 #                    fabricated files at a small size (.test/config/paper-smoke.yaml), every figure
@@ -19,14 +20,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	snakemake --cores $(CORES) --configfile=config/demo.yaml -- all
+	snakemake --cores $(CORES) --configfile=config/demo.yaml -- all export
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests
 
 paper-smoke: $(VENV)/.installed
 	$(VENV)/bin/python scripts/fabricate_paper_data.py --out .test/data
-	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all results/paper-smoke/tables/peak_memory.csv
+	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all export results/paper-smoke/tables/peak_memory.csv
 	cat results/paper-smoke/logs/tables/peak_memory.log
 
 dryrun: $(VENV)/.installed
@@ -35,8 +36,10 @@ dryrun: $(VENV)/.installed
 benchmark: $(VENV)/.installed  # engine vs plain loop on this machine; see BENCHMARKS.md
 	$(VENV)/bin/python scripts/benchmark.py
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  # the workflow's lint, its formatting, and the Python code's (pyproject.toml [tool.ruff])
 	snakemake --lint
+	snakefmt --check .
+	ruff check .
 
 clean-demo:
 	rm -rf results/demo figures/demo

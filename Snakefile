@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from sparserobust import config as cfg_mod, jobs  # noqa: E402
+from sparserobust.pipeline import config as cfg_mod, jobs  # noqa: E402
 
 # config.yaml is the default; a --configfile (e.g. config/demo.yaml) replaces it instead of
 # being merged into it, so the demo never inherits a paper URL or checksum.
@@ -81,6 +81,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/swt.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

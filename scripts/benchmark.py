@@ -8,7 +8,10 @@ import _path  # noqa: F401
 import pandas as pd
 import torch
 
-from sparserobust import bench, cli, engine, provenance
+from sparserobust.performance import bench
+from sparserobust.pipeline import cli
+from sparserobust.training import engine
+from sparserobust.foundations import provenance
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--models", nargs="+", default=None, choices=sorted(bench.CASES),

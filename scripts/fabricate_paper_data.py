@@ -1,5 +1,5 @@
 """Fabricate small, deterministic stand-ins for the papers' datasets and pre-trained weights in the
-exact published on-disk layouts (sparserobust.fabricate, sparserobust.fabricate_weights):
+exact published on-disk layouts (sparserobust.data.fabricate, sparserobust.models.fabricate):
 OUT/imagenet, OUT/torchvision (CIFAR-10, CIFAR-100, SVHN), OUT/tiny-imagenet-200 and OUT/weights
 with SHA256SUMS. Does nothing when OUT/.complete records the same options; otherwise builds in a
 temporary sibling folder and renames it into place."""
@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sparserobust import fabricate, fabricate_weights
+from sparserobust.data import fabricate
+from sparserobust.models import fabricate as fabricate_weights
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--out", required=True, help="folder to create")

@@ -2,7 +2,7 @@
 
 import _path  # noqa: F401
 
-from sparserobust import cli, stages
+from sparserobust.pipeline import cli, stages
 
 p = cli.parser(__doc__)
 p.add_argument("--trajectory", required=True)

@@ -1,6 +1,6 @@
 """Start one job on its own GPUs: python scripts/launch.py --gpus N [--lock-dir DIR] -- SCRIPT ARGS...
 
-Holds N GPU slots (see sparserobust.gpus), sets CUDA_VISIBLE_DEVICES to them, then replaces
+Holds N GPU slots (see sparserobust.foundations.gpus), sets CUDA_VISIBLE_DEVICES to them, then replaces
 itself with `python SCRIPT ARGS...` (one process) or `torchrun --standalone --nproc_per_node=P
 SCRIPT ARGS...` (P processes). The lock files stay open in the job, so its GPUs are taken until
 its last process ends. Under SLURM (unless SPARSEROBUST_GPUS is set), or with N = 0, nothing
@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from sparserobust import gpus
+from sparserobust.foundations import gpus
 
 
 def parse(argv):

@@ -5,7 +5,8 @@ import argparse
 
 import _path  # noqa: F401
 
-from sparserobust import provenance, reports
+from sparserobust.foundations import provenance
+from sparserobust.performance import reports
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("results", help="a config's results folder (its benchmarks/ holds one TSV per job)")

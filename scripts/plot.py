@@ -4,7 +4,8 @@ import argparse
 
 import _path  # noqa: F401
 
-from sparserobust import cli, plotting
+from sparserobust.pipeline import cli
+from sparserobust.analysis import plotting
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("kind", choices=sorted(plotting.KINDS))

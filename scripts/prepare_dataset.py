@@ -2,7 +2,8 @@
 
 import _path  # noqa: F401
 
-from sparserobust import cli, prepare
+from sparserobust.pipeline import cli
+from sparserobust.data import prepare
 
 p = cli.parser(__doc__)
 p.add_argument("--checksums", choices=["official", "skip"], default="official")

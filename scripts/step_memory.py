@@ -6,7 +6,7 @@ import argparse
 
 import _path  # noqa: F401
 
-from sparserobust import memory
+from sparserobust.performance import memory
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--arch", default="resnet50")

@@ -3,7 +3,8 @@ Flying Bird or Flying Bird+, optionally with KD + SWA)."""
 
 import _path  # noqa: F401
 
-from sparserobust import cli, swt
+from sparserobust.pipeline import cli
+from sparserobust.sparse import swt
 
 p = cli.parser(__doc__)
 p.add_argument("--out", required=True)

@@ -8,7 +8,10 @@ import dataclasses
 import torch
 from torch import nn
 
-from sparserobust import data, engine, hparams, models, optim
+from sparserobust.data import arrays as data
+from sparserobust.training import engine, optim
+from sparserobust.foundations import hparams
+from sparserobust.models import registry as models
 
 CPU = torch.device("cpu")
 
@@ -24,8 +27,8 @@ def one_step(hp, batch):
     model = net()
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=0.9, weight_decay=5e-4)
     gen = torch.Generator().manual_seed(0)
-    stats = engine.train_epoch(model, batch, hp, CPU, opt, gen, torch.Generator().manual_seed(1), None,
-                               engine.autocast_for(CPU, "fp32"))
+    stats = engine.train_epoch(model, batch, engine.StepContext(hp, CPU, opt, gen, torch.Generator().manual_seed(1),
+                                                                engine.autocast_for(CPU, "fp32")))
     return model.state_dict(), stats
 
 
@@ -70,8 +73,9 @@ def test_batch_split_changes_the_step_with_batch_norm():
         model = models.Normalized(models.SmallResNet(10, (8, 8, 8)), [0.5] * 3, [0.25] * 3)
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 16, "batch_split": split})
-        engine.train_epoch(model, batch, hp, CPU, opt, torch.Generator().manual_seed(0),
-                           torch.Generator().manual_seed(1), None, engine.autocast_for(CPU, "fp32"))
+        engine.train_epoch(model, batch, engine.StepContext(hp, CPU, opt, torch.Generator().manual_seed(0),
+                                                            torch.Generator().manual_seed(1),
+                                                            engine.autocast_for(CPU, "fp32")))
         return model.state_dict()
 
     a, b = bn_step(1), bn_step(4)

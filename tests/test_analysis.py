@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from sparserobust import analysis, data, engine, evaluate, hparams, landscape, masks, metrics, models, pruning
+from sparserobust.analysis import overlap as analysis, landscape, metrics
+from sparserobust.data import arrays as data
+from sparserobust.training import engine, evaluate
+from sparserobust.foundations import hparams
+from sparserobust.lottery import masks, pruning
+from sparserobust.models import registry as models
 
 
 def net():
@@ -35,7 +40,7 @@ def test_zero_kernel_count():
 
 @pytest.fixture(scope="module")
 def trained():
-    from sparserobust.demo_data import generate
+    from sparserobust.data.demo import generate
 
     x, y = generate(0, 10, 1000, 0)
     model = models.Normalized(models.SmallResNet(10, (8, 16, 16)), [0.5] * 3, [0.25] * 3)
@@ -93,7 +98,7 @@ def _runs(rows):
 def test_double_win_verdicts_and_extreme_sparsity():
     rows = []
     for seed, noise in enumerate((-0.5, 0.5)):
-        for regime, metric, dense_v, good, bad in (("standard", "sa", 90, 90, 80), ("adversarial", "sa", 80, 80, 70)):
+        for regime, _metric, dense_v, good, bad in (("standard", "sa", 90, 90, 80), ("adversarial", "sa", 80, 80, 70)):
             for pruner, k, value in (("dense", 0, dense_v), ("imp_st", 1, good), ("imp_st", 2, good), ("imp_st", 3, bad)):
                 row = {"init": "adversarial", "pruner": pruner, "round": k, "sparsity": 1 - 0.8 ** k,
                        "regime": regime, "seed": seed, "test_sa": value + noise}
@@ -107,7 +112,7 @@ def test_double_win_verdicts_and_extreme_sparsity():
 
 
 def test_data_limited_subsets():
-    from sparserobust.demo_data import generate
+    from sparserobust.data.demo import generate
 
     x, y = generate(1, 10, 200, 0)
     train = data.ArrayData(x, y, 10)

@@ -1,8 +1,11 @@
 import pytest
 import torch
 
-from sparserobust import attacks, data, engine, hparams, models
-from sparserobust.demo_data import generate
+from sparserobust.training import attacks, engine
+from sparserobust.data import arrays as data
+from sparserobust.foundations import hparams
+from sparserobust.models import registry as models
+from sparserobust.data.demo import generate
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,11 @@ import torch
 import yaml
 
 from conftest import ROOT, fake_cifar10
-from sparserobust import config, data, folders, jobs, masks, models, provenance, stages
+from sparserobust.pipeline import config, jobs, stages
+from sparserobust.data import arrays as data, folders
+from sparserobust.lottery import masks
+from sparserobust.models import registry as models
+from sparserobust.foundations import provenance
 
 
 def run_script(name, *args):
@@ -132,7 +136,7 @@ def test_a_script_reports_a_full_disk_without_a_traceback_and_leaves_nothing(tmp
 
 
 def test_dataset_folder_in_the_wrong_layout_stops_its_prepare_job(tmp_path):
-    from sparserobust import fabricate
+    from sparserobust.data import fabricate
 
     spec = {"key": "cifar10", "kind": "torchvision", "name": "cifar10", "root": str(tmp_path / "tv"),
             "num_classes": 10, "mean": [0.5] * 3, "std": [0.25] * 3}

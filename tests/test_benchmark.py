@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sparserobust import projection
+from sparserobust.performance import projection
 
 from conftest import ROOT, snakemake
 

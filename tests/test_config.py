@@ -4,7 +4,7 @@ import time
 import pytest
 import yaml
 
-from sparserobust import config
+from sparserobust.pipeline import config
 
 from conftest import ROOT, snakemake
 

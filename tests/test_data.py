@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from conftest import fake_cifar10
-from sparserobust import augment, data, hparams
-from sparserobust.demo_data import generate
+from sparserobust.data import augment, arrays as data
+from sparserobust.foundations import hparams
+from sparserobust.data.demo import generate
 
 
 def fake_svhn(root, n_train=30, n_test=10):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import torch
 
-from sparserobust import config, jobs, masks, models, stages, weights
+from sparserobust.pipeline import config, jobs, stages
+from sparserobust.lottery import masks
+from sparserobust.models import registry as models, pretrained as weights
 
 from conftest import ROOT
 
@@ -44,7 +46,7 @@ def test_two_process_ddp_imp_round_gives_the_single_process_mask(tmp_path):
     assert set(a) == set(b)
     differ = sum(int((a[n] != b[n]).sum()) for n in a)
     assert differ == 0, f"{differ} mask entries differ"
-    from sparserobust import provenance
+    from sparserobust.foundations import provenance
 
     h1 = provenance.load_torch(tmp_path / "single.pt")["provenance"]["retrain_history"]
     h2 = provenance.load_torch(tmp_path / "ddp.pt")["provenance"]["retrain_history"]

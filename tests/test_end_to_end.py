@@ -49,7 +49,7 @@ TABLE_OF = {"swt_overfitting": "swt_curves", "swt_density": "swt_curves", "swt_g
 
 def test_tiny_workflow_makes_every_figure(tmp_path):
     cfg = tiny_config(tmp_path)
-    run(cfg, "all")
+    run(cfg, "all", "export")
     for name in FIGURES:
         assert (tmp_path / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
         assert (tmp_path / "results" / "tables" / f"{TABLE_OF.get(name, name)}.csv").stat().st_size > 0, name
@@ -91,3 +91,64 @@ def test_tiny_workflow_makes_every_figure(tmp_path):
     second = json.loads(target.read_text())
     for key in ("test_sa", "test_ra", "test_transfer_ra", "best_epoch", "sparsity"):
         assert first[key] == second[key], key
+
+    # Result files anyone can load: every .pt the workflow wrote opens with a plain torch.load, and
+    # the project's loader refuses a corrupt copy of each kind.
+    check_plain_files(tmp_path / "results", tmp_path / "corrupt")
+    # The export archive: numpy alone reads it, and it holds exactly the tickets' masks.
+    check_export(tmp_path / "results")
+
+
+KINDS = {"tickets": "mask", "weights": "state_dict", "attack_source": "state_dict", "trajectory": "states",
+         "swt": "state_dict"}
+
+
+def check_plain_files(results, scratch):
+    import torch
+
+    from sparserobust.foundations import provenance
+
+    scratch.mkdir()
+    seen = set()
+    for path in sorted(results.rglob("*.pt")):
+        kind = path.relative_to(results).parts[0]
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        assert KINDS[kind] in blob and "provenance" in blob and "sha256" in blob, path
+        assert provenance.load_torch(path).keys() == blob.keys() - {"sha256"}
+        if kind in seen:
+            continue
+        seen.add(kind)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        bad = scratch / f"{kind}.pt"
+        bad.write_bytes(bytes(data))
+        try:
+            provenance.load_torch(bad)
+            raise AssertionError(f"a corrupt {kind} file was loaded")
+        except ValueError as err:
+            assert "corrupt" in str(err) and "rebuild" in str(err), err
+    assert seen == set(KINDS), seen
+
+
+def check_export(results):
+    import subprocess
+    import sys
+
+    from sparserobust.lottery import masks
+
+    archive = results / "export" / "tickets.npz"
+    reader = ("import json, sys, numpy as np\n"
+              "a = np.load(sys.argv[1])\n"
+              "m = json.loads(str(a['manifest']))\n"
+              "assert 'torch' not in sys.modules\n"
+              "print(json.dumps({t['key']: {n: [int(a[t['key'] + '/' + n].sum()), list(a[t['key'] + '/' + n].shape)]"
+              " for n in t['layers']} for t in m['tickets']}))\n")
+    out = subprocess.run([sys.executable, "-c", reader, str(archive)], capture_output=True, text=True, check=True)
+    exported = json.loads(out.stdout)
+    tickets = sorted(results.glob("tickets/*/*/round*.pt"))
+    assert len(exported) == len(tickets) > 0
+    for path in tickets:
+        init, pruner, name = path.relative_to(results / "tickets").parts
+        mask = masks.load(path)
+        key = f"{init}/{pruner}/{name.removesuffix('.pt')}"
+        assert exported[key] == {n: [int(m.sum()), list(m.shape)] for n, m in mask.items()}, key

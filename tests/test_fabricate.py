@@ -19,8 +19,9 @@ from PIL import Image
 from scipy.io import loadmat
 
 from conftest import ROOT
-from sparserobust import fabricate, tinyimagenet, weights
-from sparserobust import fabricate_weights as fw
+from sparserobust.data import fabricate, tinyimagenet
+from sparserobust.models import pretrained as weights
+from sparserobust.models import fabricate as fw
 
 
 def digest(root):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import ROOT, snakemake
 
-from sparserobust import devices, gpus
+from sparserobust.foundations import devices, gpus
 
 LAUNCH = ROOT / "scripts" / "launch.py"
 

@@ -1,7 +1,7 @@
 """Memory records: each rule's peak from Snakemake's benchmark files, and the measured memory of
 a training pass per image."""
 
-from sparserobust import memory, reports
+from sparserobust.performance import memory, reports
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -11,7 +11,9 @@ import sys
 import yaml
 
 from conftest import ROOT, snakemake
-from sparserobust import config, masks, provenance
+from sparserobust.pipeline import config
+from sparserobust.lottery import masks
+from sparserobust.foundations import provenance
 
 OVERRIDE = ROOT / ".test" / "config" / "paper-smoke.yaml"
 POINTERS = {"name", "results", "figures", "root", "url", "path", "sha256", "sha256_file", "dataset_checksums"}
@@ -82,7 +84,7 @@ def test_paper_shape_slice_fetch_imp_round2_under_torchrun_and_transfer(tmp_path
                            "--svhn-test", "4", "--tiny-train", "1", "--tiny-val", "10"],
                           capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr[-2000:]
-    cfg = merged()
+    merged()  # the override merges cleanly
     local = {"results": str(tmp_path / "results"), "figures": str(tmp_path / "figures"),
              "datasets": {k: {"root": str(data / "torchvision")} for k in ("cifar10", "cifar100", "svhn")},
              "pretrain": {k: {"url": (data / "weights" / v["url"].rsplit("/", 1)[1]).as_uri(),

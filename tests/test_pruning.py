@@ -1,7 +1,8 @@
 import torch
 from torch import nn
 
-from sparserobust import masks, models, pruning
+from sparserobust.lottery import masks, pruning
+from sparserobust.models import registry as models
 
 
 def small():
@@ -93,7 +94,8 @@ def test_apply_after_step_keeps_pruned_weights_zero():
 
 
 def test_sgd_and_schedules_equal_torch_optim():
-    from sparserobust import hparams, optim
+    from sparserobust.foundations import hparams
+    from sparserobust.training import optim
 
     a, b = small(), small()
     b.load_state_dict(a.state_dict())

@@ -5,7 +5,9 @@ import math
 import torch
 from torch import nn
 
-from sparserobust import cifar_models, flops, masks, sparse
+from sparserobust.models import cifar as cifar_models, flops
+from sparserobust.lottery import masks
+from sparserobust.sparse import birds as sparse
 
 
 def test_early_ticket_fires_on_converging_masks_not_on_changing_ones():
@@ -35,7 +37,7 @@ def test_prune_and_grow_keeps_exact_density_and_never_regrows_what_it_just_prune
     gen = torch.Generator().manual_seed(0)
     weights = {"a": torch.randn(64, 32), "b": torch.randn(16, 8, 3, 3)}
     mask = sparse.random_mask({k: tuple(v.shape) for k, v in weights.items()}, {"a": 0.3, "b": 0.5}, gen)
-    for step in range(20):
+    for _ in range(20):
         w = {k: v * mask[k] for k, v in weights.items()}
         new = sparse.prune_and_grow(w, mask, 0.3, gen)
         for k in mask:

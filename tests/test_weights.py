@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from sparserobust import models, weights
+from sparserobust.models import registry as models, pretrained as weights
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Sparse and robust deep learning: Double-Win lottery tickets and sparse adversarial training.
 
-One module per concern: config, data, augment, models, weights, masks, pruning, attacks,
-engine (the one training loop), evaluate, metrics, plotting, provenance.
+One folder per concern, each importing only the folders below it (README, "Design"):
+foundations <- data, models, lottery <- training <- sparse, analysis <- pipeline <- performance.
 """
 
-__version__ = "0.1.0"
+from .foundations.provenance import VERSION as __version__  # noqa: F401

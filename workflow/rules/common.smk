@@ -56,6 +56,22 @@ def imp_tickets(wildcards=None):
     return [ticket_file(init, "imp_st", k) for init in INITS for k in ROUNDS]
 
 
+def all_tickets(wildcards=None):
+    """Every ticket of this config: those the figures use, and the IMP rounds that lead to them."""
+    runs_of = fig3_runs() + fig4_runs() + fig5_runs()
+    keys = {tuple(run[len(f"{R}/transfer/") :].split("/")[:3]) for run in runs_of}
+    keys = {(init, pruner, int(k.removeprefix("round"))) for init, pruner, k in keys}
+    keys |= {(init, *FIG6_TICKET) for init in INITS}
+    files = set(imp_tickets())
+    for init, pruner, k in keys:
+        imp = pruner in cfg_mod.IMP_PRUNERS
+        files |= {
+            ticket_file(init, pruner, j) for j in (range(1, k + 1) if imp else [k])
+        }
+        files |= {ticket_file(init, "dense", 0)} if imp else set()
+    return sorted(files)
+
+
 def landscape_files(surface):
     return [f"{R}/landscape/{init}/{surface}.csv" for init in INITS]
 

@@ -1,0 +1,151 @@
+"""The Double-Win paper's figures (Fig. 3-7, A8, A9) and tables (A2, extreme double-win sparsity)."""
+
+import numpy as np
+import pandas as pd
+
+from . import metrics, plot_style as style
+from .plot_style import plt, sns
+
+
+def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of):
+    """Rows: ST-SA, AT-SA, AT-RA; columns: (dataset, data). A curve per ticket family, mean +- std
+    over seeds; the dense reference as a band; filled markers = matching (within one dense std)."""
+    match = metrics.matching(pd.read_csv(table_path))
+    cols = sorted(match[["dataset", "data"]].drop_duplicates().itertuples(index=False, name=None),
+                  key=lambda c: (c[0], c[1] != "full", c[1]))
+    panels = [p for _, _, p in metrics.PANELS if p in set(match["panel"])]
+    fig, axes = style._grid(panels, cols)
+    for r, panel in enumerate(panels):
+        for c, (ds, data) in enumerate(cols):
+            ax = axes[r][c]
+            sub = match[(match["panel"] == panel) & (match["dataset"] == ds) & (match["data"] == data)]
+            for key, dense in sub[sub["pruner"] == "dense"].groupby("init"):
+                m, s = float(dense["mean"].iloc[0]), float(dense["std"].iloc[0])
+                color = colors[dense_of(key)]
+                ax.axhspan(m - s, m + s, color=color, alpha=0.12, lw=0)
+                ax.axhline(m, color=color, lw=0.8, ls=":", label=f"dense ({key})")
+            for (init, pruner), pts in sub[sub["pruner"] != "dense"].groupby(["init", "pruner"]):
+                pts = pts.sort_values("sparsity")
+                label, color = curve_of(init, pruner), colors[curve_of(init, pruner)]
+                ls, marker = style_of(pruner)
+                ax.errorbar(100 * pts["sparsity"], pts["mean"], yerr=pts["std"], color=color, ls=ls, lw=1.2,
+                            capsize=2, label=label)
+                for hit, face in ((True, color), (False, "white")):
+                    part = pts[pts["matching"] == hit]
+                    ax.scatter(100 * part["sparsity"], part["mean"], facecolor=face, edgecolor=color, s=26,
+                               zorder=3, marker=marker)
+            ax.set_title(f"{ds}{'' if data == 'full' else f' ({data})'}: {panel}")
+            ax.set_xlabel("sparsity (%)")
+            ax.set_ylabel(f"{panel.split('-')[1]} (%)")
+    style._finish(fig, axes, title)
+    style.save(fig, out)
+
+
+def fig3(table_path, out, title=""):
+    inits = style._ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
+    labels = [style.INIT_LABEL.get(i, i) for i in inits] + [f"random pruning ({i})" for i in inits]
+    colors = style._palette(labels)
+
+    def curve(init, pruner):
+        return style.INIT_LABEL.get(init, init) if pruner == "imp_st" else f"random pruning ({init})"
+
+    transfer_curves(table_path, out, f"Figure 3: tickets from three pre-trainings {title}", curve,
+                    lambda init: style.INIT_LABEL.get(init, init), colors,
+                    lambda p: ("-", "o") if p == "imp_st" else ("--", "s"))
+
+
+def fig4(table_path, out, title=""):
+    colors = style._palette(list(style.PRUNER_LABEL.values()) + ["dense"])
+    styles = {"imp_st": ("-", "o"), "imp_at": ("-", "^"), "omp": ("-.", "D"), "random": ("--", "s")}
+    transfer_curves(table_path, out, f"Figure 4: pruning methods on adversarial pre-training {title}",
+                    lambda init, pruner: style.PRUNER_LABEL[pruner], lambda init: "dense", colors, styles.get)
+
+
+def fig5(table_path, out, title=""):
+    inits = style._ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
+    colors = style._palette([style.INIT_LABEL.get(i, i) for i in inits])
+    transfer_curves(table_path, out, f"Figure 5: data-limited transfer {title}",
+                    lambda init, pruner: style.INIT_LABEL.get(init, init), lambda init: style.INIT_LABEL.get(init, init),
+                    colors, lambda p: ("-", "o"))
+
+
+def _landscape(table_path, out, title):
+    table = pd.read_csv(table_path)
+    inits = style._ordered(table["init"], list(style.INIT_LABEL))
+    fig, axes = style._grid(["random", "pca"], inits, 3.4, 3.0)
+    for c, init in enumerate(inits):
+        sub = table[table["init"] == init]
+        for r, plane in enumerate(["random", "pca"]):
+            ax = axes[r][c]
+            g = sub[sub["plane"] == plane].pivot(index="beta", columns="alpha", values="loss")
+            a, b = np.meshgrid(g.columns.values, g.index.values)
+            cs = ax.contour(a, b, g.values, levels=15, cmap="viridis", linewidths=0.8)
+            ax.clabel(cs, fontsize=5, fmt="%.2f")
+            if plane == "pca":
+                traj = sub[sub["plane"] == "trajectory"].sort_values("step")
+                ax.plot(traj["alpha"], traj["beta"], "o-", color="crimson", ms=2.5, lw=1)
+                ax.set_xlabel(f"PC1 (trajectory explains {100 * traj['explained'].iloc[0]:.0f} %)")
+            else:
+                ax.set_xlabel("random direction 1 (filter-normalised)")
+            ax.set_title(f"{style.INIT_LABEL.get(init, init)}: {plane} plane", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    style.save(fig, out)
+
+
+def fig6(table_path, out, title=""):
+    _landscape(table_path, out, f"Figure 6: loss landscapes and trajectories, clean test data {title}")
+
+
+def figA9(table_path, out, title=""):
+    _landscape(table_path, out, f"Figure A9: loss landscapes and trajectories, PGD test data {title}")
+
+
+def fig7(table_path, out, title=""):
+    table = pd.read_csv(table_path)
+    inits = style._ordered(table["init"], list(style.INIT_LABEL))
+    grid = table.pivot(index="init", columns="layer_index", values="zero_kernels").loc[inits]
+    labels = [f"{style.INIT_LABEL.get(i, i)}\n{float(table[table.init == i].sparsity.iloc[0]):.2f} % sparsity"
+              + ("" if table[table.init == i].double_win.iloc[0] else " (no double win)") for i in inits]
+    sns.set_theme(style="white", font_scale=0.7)
+    fig, ax = plt.subplots(figsize=(max(6, 0.22 * grid.shape[1] + 3), 0.8 * len(inits) + 1.5))
+    sns.heatmap(grid, ax=ax, cmap="rocket_r", annot=grid.shape[1] <= 30, fmt="d", cbar_kws={"label": "all-zero kernels"})
+    ax.set_yticklabels(labels, rotation=0)
+    ax.set_xlabel("conv layer (network order)")
+    ax.set_ylabel("")
+    ax.set_title(f"Figure 7: fully pruned kernels per layer at the extreme double-win sparsity {title}")
+    style.save(fig, out)
+
+
+def figA8(table_path, out, title=""):
+    table = pd.read_csv(table_path)
+    table["pair"] = table["init_a"] + " vs " + table["init_b"]
+    sns.set_theme(style="whitegrid", font_scale=0.8)
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    sns.lineplot(table, x="sparsity", y="similarity", hue="pair", marker="o", ax=ax)
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel("|m_i ∩ m_j| / |m_i ∪ m_j|")
+    ax.set_title(f"Figure A8: mask similarity between pre-trainings {title}")
+    style.save(fig, out)
+
+
+def tableA2(table_path, out, title=""):
+    t = pd.read_csv(table_path).sort_values(["dataset", "init", "pruner", "sparsity"])
+    shown = pd.DataFrame({"dataset": t["dataset"], "pre-training": t["init"], "pruning": t["pruner"],
+                          "sparsity (%)": t["sparsity"].map("{:.2f}".format),
+                          "white-box RA (%)": [style._fmt(m, s) for m, s in zip(t["ra_mean"], t["ra_std"])],
+                          "transfer-attack RA (%)": [style._fmt(m, s) for m, s in
+                                                     zip(t["transfer_ra_mean"], t["transfer_ra_std"])]})
+    style._render(shown, out, f"Table A2: transfer attack vs white-box PGD {title}")
+
+
+def table_doublewin(table_path, out, title=""):
+    t = pd.read_csv(table_path).sort_values(["data", "dataset", "pruner", "init"])
+
+    def pct(v):
+        return "none" if pd.isna(v) else f"{v:.2f}"
+
+    shown = pd.DataFrame({"pre-training": t["init"], "pruning": t["pruner"], "dataset": t["dataset"],
+                          "data": t["data"], "extreme sparsity (%)": t["extreme_sparsity"].map(pct),
+                          "published (%)": t["published_sparsity"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")})
+    style._render(shown, out, f"Extreme double-win sparsity, reproduced and published {title}")

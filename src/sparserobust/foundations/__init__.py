@@ -1,0 +1,2 @@
+"""What every layer uses: atomic writes, checksummed files and provenance, typed hyperparameters, the
+device and GPU slots, data-parallel helpers. The bottom layer: imports nothing from the package."""

@@ -1,0 +1,2 @@
+"""Lottery tickets: masks (name -> bool tensor), pruning strategies registered by name, rewinding, the
+export archive. May import: foundations, data, models."""

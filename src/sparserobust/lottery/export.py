@@ -1,0 +1,61 @@
+"""Every ticket of a config in one framework-neutral archive: a numpy .npz of boolean masks with a
+JSON manifest inside, readable with numpy alone (no torch, no pickle).
+
+Layout of `tickets.npz`:
+- `manifest`: a 0-d unicode array holding JSON: {"format", "tickets": [...], "provenance"};
+  each ticket entry has key, init (pre-training), pruner, round, sparsity, density, layers
+  (parameter names in order), file (the ticket it came from), sha256 (its content digest) and
+  provenance (seed, code and library versions, host, and the job's config).
+- `<key>/<parameter name>`: the ticket's boolean mask of that parameter (True = kept), where
+  key = `<init>/<pruner>/round<k>`, e.g. `adversarial/imp_st/round5/layer1.0.conv1.weight`.
+"""
+
+import json
+
+import numpy as np
+
+from ..foundations import provenance
+
+FORMAT = "sparserobust-tickets-npz-1"
+
+
+def ticket_entry(path):
+    """(manifest entry, {array name: bool array}) of one ticket file (its checksum verified)."""
+    blob = provenance.load_torch(path)
+    if "mask" not in blob:
+        raise ValueError(f"{path}: not a ticket file (no 'mask' entry)")
+    spec = (blob.get("provenance") or {}).get("config") or {}
+    missing = [k for k in ("init", "pruner", "round") if k not in spec]
+    if missing:
+        raise ValueError(f"{path}: its provenance does not name the ticket's {', '.join(missing)}; rebuild it")
+    key = f"{spec['init']}/{spec['pruner']}/round{int(spec['round'])}"
+    arrays = {f"{key}/{name}": m.bool().numpy() for name, m in blob["mask"].items()}
+    entry = {"key": key, "init": spec["init"], "pruner": spec["pruner"], "round": int(spec["round"]),
+             "sparsity": float(blob["sparsity"]), "density": float(blob["density"]),
+             "layers": list(blob["mask"]), "file": str(path), "sha256": provenance.content_digest(blob),
+             "provenance": blob["provenance"]}
+    return entry, arrays
+
+
+def export(paths, out, config=None):
+    """Write the archive of the tickets at `paths` to `out` (atomically); returns the manifest."""
+    entries, arrays = [], {}
+    for path in sorted(map(str, paths)):
+        entry, masks = ticket_entry(path)
+        if any(e["key"] == entry["key"] for e in entries):
+            raise ValueError(f"{path}: a second ticket for {entry['key']}")
+        entries.append(entry)
+        arrays.update(masks)
+    manifest = {"format": FORMAT, "tickets": entries, "provenance": provenance.record(config)}
+    text = json.dumps(manifest, sort_keys=True, default=str)
+    provenance._atomic(out, lambda handle: np.savez_compressed(handle, manifest=np.array(text), **arrays))
+    return manifest
+
+
+def read(path):
+    """(manifest, {key: {parameter name: bool array}}) of an archive; numpy and json only."""
+    with np.load(path, allow_pickle=False) as archive:
+        manifest = json.loads(str(archive["manifest"]))
+        masks = {t["key"]: {name: archive[f"{t['key']}/{name}"] for name in t["layers"]}
+                 for t in manifest["tickets"]}
+    return manifest, masks
