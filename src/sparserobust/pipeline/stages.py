@@ -174,8 +174,9 @@ def trajectory(spec, weights_path, ticket_path, out, log):
     def set_states(saved):
         states[:] = saved
 
-    history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log, on_epoch=keep,
-                                 checkpoint=checkpoint.resume_path(out), extra_state=(lambda: states, set_states))
+    history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
+                                 checkpoint=checkpoint.resume_path(out),
+                                 hooks=engine.Hooks(on_epoch=keep, extra_state=(lambda: states, set_states)))
     provenance.save_torch(out, {"states": states, "mask": mask, "history": history,
                                 "provenance": provenance.record(spec, spec["seed"])})
     checkpoint.finished(out)

@@ -118,8 +118,8 @@ def run(spec, out, log, teacher_path=None, model_out=None):
         stage1 = hparams.from_spec(spec, rb["stage1"])
         watch = EarlyBirdWatch(model.net, density, rb["window"], rb["threshold"])
         hist1, _, _ = engine.train(model, splits, dataclasses.replace(stage1, select="last"), device,
-                                   spec["seed"], log=log, sparsifier=watch, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
-                                   extra_state=(watch.state, watch.set_state))
+                                   spec["seed"], log=log, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
+                                   hooks=engine.Hooks(sparsifier=watch, extra_state=(watch.state, watch.set_state)))
         info["ticket_epoch"] = watch.found_epoch or len(hist1)
         extra_flops = flops.training_flops([dense_total] * len(hist1), images, 0)
         mask = sparse.global_magnitude_mask(model.net, names, density)
@@ -166,9 +166,8 @@ def run(spec, out, log, teacher_path=None, model_out=None):
         if swa is not None:
             swa.set_state(state["swa"])
 
-    history, best, best_state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
-                                             on_epoch=on_epoch, sparsifier=sparsifier, teacher=teacher,
-                                             checkpoint=resume, extra_state=(get_state, set_state))
+    history, best, best_state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log, checkpoint=resume,
+                                             hooks=engine.Hooks(sparsifier, teacher, on_epoch, (get_state, set_state)))
     final_state = {k: v.clone() for k, v in model.state_dict().items()}
     if swa is not None and swa.count:
         final_state = swa.finish(model, splits["train"], hp, device, mask)

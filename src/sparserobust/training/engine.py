@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -28,17 +29,29 @@ def pick_device(name="auto", log=None):
     return devices.pick(name, log or (lambda msg: None))
 
 
-def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, sparsifier=None, teacher=None,
-          checkpoint=None, extra_state=None):
+@dataclasses.dataclass
+class Hooks:
+    """What a stage adds to the plain loop: a `sparsifier` that sees every optimiser step
+    (after_step may change the mask in place) and every epoch record (after_epoch) and ends
+    training by setting `stop`; a distillation `teacher` (used when hp.kd_alpha > 0); `on_epoch(rec,
+    model)` after every epoch; `extra_state` = (get, set), the stage's own state in checkpoints."""
+
+    sparsifier: object | None = None
+    teacher: torch.nn.Module | None = None
+    on_epoch: Callable | None = None
+    extra_state: tuple | None = None
+
+
+def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None, hooks=None):
     """Train `model` (a models.Normalized) and return (history, best epoch record, best state).
 
-    `sparsifier` (optional) sees every optimiser step (after_step may change `mask` in place)
-    and every epoch record (after_epoch), and ends training early by setting `stop`.
-    `teacher` (optional) distils into the model when hp.kd_alpha > 0.
+    `hooks` (Hooks, optional): a sparsifier, a teacher, a per-epoch callback, extra state.
     `checkpoint` (a path): the full training state is saved there after every epoch and on
     SIGTERM (then the process exits with 143), and a run finds it and continues; the result
-    equals an uninterrupted run. `extra_state` = (get, set) carries the caller's own state.
+    equals an uninterrupted run.
     """
+    hooks = hooks or Hooks()
+    sparsifier, on_epoch, extra_state = hooks.sparsifier, hooks.on_epoch, hooks.extra_state
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
@@ -83,7 +96,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, on_epoch=None, 
                    "extra": extra_state[0]() if extra_state is not None else None, "epoch": epoch,
                    "batch": batch, "sums": sums, "gen_epoch_start": gen_epoch_start})
 
-    ctx = StepContext(hp, device, opt, gen, dev_gen, autocast, mask, sparsifier, teacher, nets)
+    ctx = StepContext(hp, device, opt, gen, dev_gen, autocast, mask, sparsifier, hooks.teacher, nets)
     bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
     steps = (hp.steps_per_epoch or -(-len(splits["train"]) // hp.batch_size)) if bar else 0
     for epoch in range(start_epoch, hp.epochs):
