@@ -52,3 +52,19 @@ def trusting(monkeypatch):
     for cls in (tvd.CIFAR10, tvd.SVHN):
         monkeypatch.setattr(cls, "_check_integrity", lambda self: True)
     monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: True)
+
+
+def flip_tensor_byte(path, out):
+    """Copy the torch file at `path` to `out` with one byte of its first stored tensor flipped (a
+    byte the reader uses, unlike the zip records' padding)."""
+    import struct
+    import zipfile
+
+    data = bytearray(Path(path).read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size > 0)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.file_size // 2] ^= 0xFF
+    Path(out).write_bytes(bytes(data))
+    return out

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import yaml
 
-from conftest import ROOT, snakemake
+from conftest import ROOT, flip_tensor_byte, snakemake
 
 
 def tiny_config(tmp):
@@ -118,10 +118,7 @@ def check_plain_files(results, scratch):
         if kind in seen:
             continue
         seen.add(kind)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        bad = scratch / f"{kind}.pt"
-        bad.write_bytes(bytes(data))
+        bad = flip_tensor_byte(path, scratch / f"{kind}.pt")
         try:
             provenance.load_torch(bad)
             raise AssertionError(f"a corrupt {kind} file was loaded")

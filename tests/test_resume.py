@@ -16,7 +16,7 @@ from sparserobust.lottery import masks
 from sparserobust.models import registry as models, pretrained as weights
 from sparserobust.foundations import provenance
 
-from conftest import ROOT
+from conftest import ROOT, flip_tensor_byte
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +103,7 @@ def test_corrupt_or_truncated_files_are_refused(job, tmp_path):
     cut.write_bytes(good[: len(good) // 2])
     with pytest.raises(ValueError, match="checksum"):
         masks.load(cut)
-    flipped = bytearray(good)
-    flipped[len(flipped) // 2] ^= 0xFF  # inside the stored tensors
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(bytes(flipped))
+    bad = flip_tensor_byte(tmp / "t.pt", tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="corrupt"):
         weights.load_canonical(bad)
     plain = tmp_path / "plain.pt"
