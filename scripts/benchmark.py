@@ -3,15 +3,15 @@ prints a table with the device it ran on and writes it as CSV."""
 
 import argparse
 
-import _path  # noqa: F401
-
 import pandas as pd
 import torch
 
+import _path  # noqa: F401
+
+from sparserobust.foundations import provenance
 from sparserobust.performance import bench
 from sparserobust.pipeline import cli
 from sparserobust.training import engine
-from sparserobust.foundations import provenance
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--models", nargs="+", default=None, choices=sorted(bench.CASES),

@@ -4,8 +4,6 @@ OUT/imagenet, OUT/torchvision (CIFAR-10, CIFAR-100, SVHN), OUT/tiny-imagenet-200
 with SHA256SUMS. Does nothing when OUT/.complete records the same options; otherwise builds in a
 temporary sibling folder and renames it into place."""
 
-import _path  # noqa: F401
-
 import argparse
 import json
 import os
@@ -14,6 +12,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _path  # noqa: F401
 
 from sparserobust.data import fabricate
 from sparserobust.models import fabricate as fabricate_weights

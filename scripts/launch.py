@@ -8,12 +8,12 @@ is assigned. No torch import here:
 every job starts through this script.
 """
 
-import _path  # noqa: F401
-
 import argparse
 import os
 import sys
 from pathlib import Path
+
+import _path  # noqa: F401
 
 from sparserobust.foundations import gpus
 

@@ -2,8 +2,8 @@
 
 import _path  # noqa: F401
 
-from sparserobust.pipeline import cli
 from sparserobust.data import prepare
+from sparserobust.pipeline import cli
 
 p = cli.parser(__doc__)
 p.add_argument("--checksums", choices=["official", "skip"], default="official")

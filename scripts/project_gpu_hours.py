@@ -5,9 +5,9 @@ import argparse
 
 import _path  # noqa: F401
 
+from sparserobust.foundations import provenance
 from sparserobust.performance import bench, projection
 from sparserobust.pipeline import cli
-from sparserobust.foundations import provenance
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--configfile", nargs="+", default=["config.yaml"], help="as given to snakemake")

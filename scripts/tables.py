@@ -4,8 +4,8 @@ import argparse
 
 import _path  # noqa: F401
 
-from sparserobust.pipeline import cli
 from sparserobust.analysis import tables
+from sparserobust.pipeline import cli
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("kind", choices=sorted(tables.KINDS))

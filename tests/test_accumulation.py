@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from sparserobust.data import arrays as data
-from sparserobust.training import engine, optim
 from sparserobust.foundations import hparams
 from sparserobust.models import registry as models
+from sparserobust.training import engine, optim
 
 CPU = torch.device("cpu")
 

@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 import torch
 
-from sparserobust.analysis import overlap as analysis, landscape, metrics
+from sparserobust.analysis import landscape, metrics
+from sparserobust.analysis import overlap as analysis
 from sparserobust.data import arrays as data
-from sparserobust.training import engine, evaluate
 from sparserobust.foundations import hparams
 from sparserobust.lottery import masks, pruning
 from sparserobust.models import registry as models
+from sparserobust.training import engine, evaluate
 
 
 def net():

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from sparserobust.training import attacks, engine
 from sparserobust.data import arrays as data
+from sparserobust.data.demo import generate
 from sparserobust.foundations import hparams
 from sparserobust.models import registry as models
-from sparserobust.data.demo import generate
+from sparserobust.training import attacks, engine
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,14 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, fake_cifar10
-from sparserobust.pipeline import config, jobs, stages
-from sparserobust.data import arrays as data, folders
+from sparserobust.data import arrays as data
+from sparserobust.data import folders
+from sparserobust.foundations import provenance
 from sparserobust.lottery import masks
 from sparserobust.models import registry as models
-from sparserobust.foundations import provenance
+from sparserobust.pipeline import config, jobs, stages
+
+from conftest import ROOT, fake_cifar10
 
 
 def run_script(name, *args):

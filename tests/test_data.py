@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fake_cifar10
-from sparserobust.data import augment, arrays as data
-from sparserobust.foundations import hparams
+from sparserobust.data import arrays as data
+from sparserobust.data import augment
 from sparserobust.data.demo import generate
+from sparserobust.foundations import hparams
+
+from conftest import fake_cifar10
 
 
 def fake_svhn(root, n_train=30, n_test=10):

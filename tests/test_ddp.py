@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from sparserobust.pipeline import config, jobs, stages
 from sparserobust.lottery import masks
-from sparserobust.models import registry as models, pretrained as weights
+from sparserobust.models import pretrained as weights
+from sparserobust.models import registry as models
+from sparserobust.pipeline import config, jobs, stages
 
 from conftest import ROOT
 

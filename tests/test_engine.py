@@ -8,13 +8,13 @@ import dataclasses
 import pytest
 import torch
 
-from sparserobust.training import attacks, engine, evaluate, optim
 from sparserobust.data import arrays as data
+from sparserobust.data.demo import generate
 from sparserobust.foundations import hparams
 from sparserobust.lottery import masks, pruning
 from sparserobust.models import registry as models
 from sparserobust.performance import reference
-from sparserobust.data.demo import generate
+from sparserobust.training import attacks, engine, evaluate, optim
 
 CPU = torch.device("cpu")
 ATTACK = hparams.attack({"eps": 4, "step": 2, "steps": 3, "model_mode": "train"})

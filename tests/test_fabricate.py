@@ -18,10 +18,11 @@ import torchvision.datasets as tvd
 from PIL import Image
 from scipy.io import loadmat
 
-from conftest import ROOT
 from sparserobust.data import fabricate, tinyimagenet
-from sparserobust.models import pretrained as weights
 from sparserobust.models import fabricate as fw
+from sparserobust.models import pretrained as weights
+
+from conftest import ROOT
 
 
 def digest(root):

@@ -8,10 +8,11 @@ import sys
 import pytest
 import torch
 
-from conftest import flip_tensor_byte
 from sparserobust.foundations import provenance
 from sparserobust.lottery import export, masks
 from sparserobust.models import registry as models
+
+from conftest import flip_tensor_byte
 
 
 def ticket(tmp_path, init, pruner, k, seed=0):

@@ -12,9 +12,10 @@ import threading
 
 import pytest
 import torch
-from conftest import ROOT, snakemake
 
 from sparserobust.foundations import devices, gpus
+
+from conftest import ROOT, snakemake
 
 LAUNCH = ROOT / "scripts" / "launch.py"
 

@@ -10,10 +10,11 @@ import sys
 
 import yaml
 
-from conftest import ROOT, snakemake
-from sparserobust.pipeline import config
-from sparserobust.lottery import masks
 from sparserobust.foundations import provenance
+from sparserobust.lottery import masks
+from sparserobust.pipeline import config
+
+from conftest import ROOT, snakemake
 
 OVERRIDE = ROOT / ".test" / "config" / "paper-smoke.yaml"
 POINTERS = {"name", "results", "figures", "root", "url", "path", "sha256", "sha256_file", "dataset_checksums"}

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sparserobust.pipeline import config, jobs
-from sparserobust.lottery import masks
-from sparserobust.models import registry as models, pretrained as weights
 from sparserobust.foundations import provenance
+from sparserobust.lottery import masks
+from sparserobust.models import pretrained as weights
+from sparserobust.models import registry as models
+from sparserobust.pipeline import config, jobs
 
 from conftest import ROOT, flip_tensor_byte
 

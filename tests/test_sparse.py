@@ -5,8 +5,9 @@ import math
 import torch
 from torch import nn
 
-from sparserobust.models import cifar as cifar_models, flops
 from sparserobust.lottery import masks
+from sparserobust.models import cifar as cifar_models
+from sparserobust.models import flops
 from sparserobust.sparse import birds as sparse
 
 

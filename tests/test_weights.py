@@ -5,7 +5,8 @@ import threading
 import pytest
 import torch
 
-from sparserobust.models import registry as models, pretrained as weights
+from sparserobust.models import pretrained as weights
+from sparserobust.models import registry as models
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from . import metrics, plot_style as style
+from . import metrics
+from . import plot_style as style
 from .plot_style import plt, sns
 
 

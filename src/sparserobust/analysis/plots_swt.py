@@ -5,7 +5,6 @@ import pandas as pd
 from . import plot_style as style
 from .plot_style import plt, sns
 
-
 METHOD_ORDER = ["dense", "robust_bird", "flying_bird", "flying_bird_plus"]
 
 

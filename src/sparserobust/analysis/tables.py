@@ -4,8 +4,9 @@ import io
 
 import pandas as pd
 
-from . import overlap as analysis, metrics, published
 from ..foundations import provenance
+from . import metrics, published
+from . import overlap as analysis
 
 
 def write_csv(table, out):

@@ -5,8 +5,8 @@ classifier. Width multipliers make the same code the demo's small networks.
 """
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class PreActBlock(nn.Module):

@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..training import attacks, engine, optim
 from ..data import arrays as data
 from ..foundations import hparams
 from ..lottery import masks, pruning
 from ..models import registry as models
+from ..training import attacks, engine, optim
 from . import reference
 
 # Dense bf16 tensor-core peak (FLOP/s, no sparsity) by device-name part, first match wins

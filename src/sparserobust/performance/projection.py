@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import bench
+from ..models import flops
+from ..models import registry as models
 from ..pipeline import config
-from ..models import flops, registry as models
+from . import bench
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)

@@ -4,12 +4,13 @@ import time
 
 import torch
 
-from ..training import checkpoint, engine, evaluate
-from . import config
 from ..data import arrays as data
 from ..foundations import hparams, provenance
 from ..lottery import masks, pruning
-from ..models import registry as models, pretrained as weights
+from ..models import pretrained as weights
+from ..models import registry as models
+from ..training import checkpoint, engine, evaluate
+from . import config
 
 
 def source_splits(ds):

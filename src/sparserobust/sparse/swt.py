@@ -7,14 +7,13 @@ import time
 
 import torch
 
-from ..training import checkpoint, engine, evaluate
 from ..data import arrays as data
-from ..models import flops, registry as models
+from ..foundations import hparams, provenance
 from ..lottery import masks
-from ..foundations import provenance
+from ..models import flops, pretrained
+from ..models import registry as models
+from ..training import checkpoint, engine, evaluate
 from . import birds as sparse
-from ..foundations import hparams
-from ..models import pretrained
 
 METHODS = ("dense", "robust_bird", "flying_bird", "flying_bird_plus")
 

@@ -14,11 +14,12 @@ from collections.abc import Callable
 
 import torch
 
-from . import checkpoint as checkpoint_mod, evaluate, optim
-from .step import StepContext, autocast_for, compiled, micro_batches, micro_cap, train_epoch  # noqa: F401
 from ..data import arrays as data_mod
 from ..foundations import distributed
 from ..lottery import masks
+from . import checkpoint as checkpoint_mod
+from . import evaluate, optim
+from .step import StepContext, autocast_for, compiled, micro_batches, micro_cap, train_epoch  # noqa: F401
 
 
 def pick_device(name="auto", log=None):

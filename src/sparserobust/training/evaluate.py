@@ -5,8 +5,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from . import attacks
 from ..data import arrays as data_mod
+from . import attacks
 
 
 def full(t):

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import attacks, evaluate, optim
 from ..data import arrays as data_mod
 from ..foundations import distributed
 from ..foundations.hparams import TrainHParams
 from ..lottery import masks
+from . import attacks, evaluate, optim
 
 
 @dataclasses.dataclass
