@@ -26,7 +26,14 @@ def ticket(tmp_path, init, pruner, k, seed=0):
 
 
 def test_plain_torch_load_reads_what_save_torch_wrote(tmp_path):
-    path, mask = ticket(tmp_path, "standard", "imp_st", 2)
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path, mask = ticket(tmp_path, "standard", "imp_st", 2)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, as open() would make it
     blob = torch.load(path, weights_only=True)
     assert set(blob) == {"mask", "sparsity", "density", "layer_density", "provenance", "sha256"}
     assert all(torch.equal(blob["mask"][n], m) for n, m in mask.items())

@@ -13,7 +13,8 @@ VERSION = "0.1.0"  # the package's version (pyproject.toml)
 
 
 def _atomic(path, write):
-    """Write through a temporary file in the target folder, then rename it into place.
+    """Write through a temporary file in the target folder, then rename it into place, with the
+    permissions a plain open() would give (mkstemp's are 0600: colleagues could not read results).
     Under torchrun only the first process (RANK 0) writes; the others share its files."""
     path = Path(path)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -25,12 +26,19 @@ def _atomic(path, write):
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path, data: bytes):
