@@ -2,6 +2,7 @@
 (The end-to-end test repeats the plain-load and corruption checks on every kind the workflow writes.)"""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from sparserobust.foundations import provenance
 from sparserobust.lottery import export, masks
 from sparserobust.models import registry as models
 
-from conftest import flip_tensor_byte
+from conftest import ROOT, flip_tensor_byte
 
 
 def ticket(tmp_path, init, pruner, k, seed=0):
@@ -26,14 +27,9 @@ def ticket(tmp_path, init, pruner, k, seed=0):
 
 
 def test_plain_torch_load_reads_what_save_torch_wrote(tmp_path):
-    import os
-
-    old = os.umask(0o022)
-    try:
-        path, mask = ticket(tmp_path, "standard", "imp_st", 2)
-    finally:
-        os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, as open() would make it
+    path, mask = ticket(tmp_path, "standard", "imp_st", 2)
+    (tmp_path / "plain.txt").write_text("x")  # the permissions open() gives (the umask), not mkstemp's 0600
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777
     blob = torch.load(path, weights_only=True)
     assert set(blob) == {"mask", "sparsity", "density", "layer_density", "provenance", "sha256"}
     assert all(torch.equal(blob["mask"][n], m) for n, m in mask.items())
@@ -45,6 +41,12 @@ def test_the_digest_covers_every_tensor_byte_and_value_but_not_the_key_order():
     a = {"w": torch.arange(6.0).reshape(2, 3), "n": 3, "h": [{"loss": 0.5}]}
     same = {"h": [{"loss": 0.5}], "n": 3, "w": torch.arange(6.0).reshape(2, 3)}
     assert provenance.content_digest(a) == provenance.content_digest(same)
+    # a set is hashed in a fixed order: the same digest in a process with another hash seed
+    code = ("import sys; sys.path.insert(0, 'src'); from sparserobust.foundations import provenance as p; "
+            "print(p.content_digest({'s': {'alpha', 'beta', 'gamma', 'delta'}}))")
+    seeds = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONHASHSEED": s}).stdout for s in ("1", "2", "3")}
+    assert len(seeds) == 1
     changed = [{**a, "w": a["w"].clone().index_put_((torch.tensor(1), torch.tensor(2)), torch.tensor(5.5))},
                {**a, "w": a["w"].reshape(3, 2)}, {**a, "w": a["w"].double()}, {**a, "n": 4},
                {**a, "h": [{"loss": 0.25}]}]
@@ -70,6 +72,11 @@ def test_corrupt_truncated_foreign_and_legacy_files_are_refused(tmp_path):
         masks.load(foreign)
     with pytest.raises(TypeError, match="sha256"):
         provenance.save_torch(tmp_path / "x.pt", {"sha256": "mine"})
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"numpy\.float64 cannot be stored"):
+        provenance.save_torch(tmp_path / "np.pt", {"loss": np.float64(0.5)})
+    assert not (tmp_path / "np.pt").exists()
 
 
 def test_export_archive_reads_with_numpy_alone_and_matches_the_tickets(tmp_path):

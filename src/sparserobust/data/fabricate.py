@@ -4,7 +4,7 @@ sparserobust.data.tinyimagenet) can be tested offline.
 
 Pixels are synthetic: a colour per class plus noise, so a network can learn something. File
 names, containers, keys, dtypes and shapes are those of the official releases. Every function is
-deterministic in `seed`, creates its folders and returns what it wrote. Weights: fabricate_weights.
+deterministic in `seed`, creates its folders and returns what it wrote. Weights: sparserobust.models.fabricate.
 """
 
 import pickle

@@ -26,7 +26,7 @@ def _atomic(path, write):
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -35,10 +35,13 @@ def _atomic(path, write):
     return path
 
 
-def _umask():
+def _read_umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once, at import: setting it later could race with other threads
 
 
 def write_bytes(path, data: bytes):
@@ -86,6 +89,9 @@ def content_digest(obj):
     return digest.hexdigest()
 
 
+_PLAIN = (str, bytes, int, float, complex, bool, type(None))
+
+
 def _feed(digest, obj):
     import torch
 
@@ -102,8 +108,13 @@ def _feed(digest, obj):
         digest.update(f"L{len(obj)}:".encode())
         for item in obj:
             _feed(digest, item)
-    else:
+    elif isinstance(obj, (set, frozenset)):  # in a fixed order, whatever the process's hash seed
+        digest.update(f"S{len(obj)}:{sorted(map(repr, obj))!r}".encode())
+    elif type(obj) in _PLAIN or isinstance(obj, (torch.dtype, torch.device)):  # numpy scalars are not plain
         digest.update(f"V{obj!r};".encode())
+    else:  # what torch.load(weights_only=True) would refuse, or a repr that is not stable
+        raise TypeError(f"a {type(obj).__module__}.{type(obj).__name__} cannot be stored in a plain torch "
+                        "file; convert it to a tensor or a plain Python value")
 
 
 def save_torch(path, obj: dict):
@@ -123,6 +134,8 @@ def save_torch(path, obj: dict):
 def load_torch(path):
     """Read a file written by save_torch: only tensors and plain containers are unpickled
     (weights_only), and the content digest is verified before anything is returned."""
+    import pickle
+
     import torch
 
     rebuild = "delete it and rebuild it (snakemake reruns the job that makes it)"
@@ -132,6 +145,12 @@ def load_torch(path):
                              f"{rebuild}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            raise ValueError(f"{path}: holds a type that torch.load(weights_only=True) refuses, so it is not a "
+                             f"file of this project; {rebuild}") from None
+        raise ValueError(f"{path}: unreadable, so its checksum cannot be verified: the file is corrupt or "
+                         f"truncated ({type(err).__name__}); {rebuild}") from None
     except Exception as err:  # truncated zip, flipped bytes in the archive's records, ...
         raise ValueError(f"{path}: unreadable, so its checksum cannot be verified: the file is corrupt or "
                          f"truncated ({type(err).__name__}); {rebuild}") from None

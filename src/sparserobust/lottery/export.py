@@ -11,6 +11,8 @@ Layout of `tickets.npz`:
 """
 
 import json
+import math
+import zipfile
 
 import numpy as np
 
@@ -38,18 +40,42 @@ def ticket_entry(path):
 
 
 def export(paths, out, config=None):
-    """Write the archive of the tickets at `paths` to `out` (atomically); returns the manifest."""
-    entries, arrays = [], {}
-    for path in sorted(map(str, paths)):
-        entry, masks = ticket_entry(path)
-        if any(e["key"] == entry["key"] for e in entries):
-            raise ValueError(f"{path}: a second ticket for {entry['key']}")
-        entries.append(entry)
-        arrays.update(masks)
-    manifest = {"format": FORMAT, "tickets": entries, "provenance": provenance.record(config)}
-    text = json.dumps(manifest, sort_keys=True, default=str)
-    provenance._atomic(out, lambda handle: np.savez_compressed(handle, manifest=np.array(text), **arrays))
+    """Write the archive of the tickets at `paths` to `out` (atomically), one ticket in memory at a
+    time; returns the manifest (tickets ordered by pre-training, pruner and round)."""
+    entries, manifest = [], {"format": FORMAT}
+
+    def write(handle):
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            for path in map(str, paths):
+                entry, masks = ticket_entry(path)
+                if any(e["key"] == entry["key"] for e in entries):
+                    raise ValueError(f"{path}: a second ticket for {entry['key']}")
+                entries.append(entry)
+                for name, array in masks.items():
+                    _add(archive, name, array)
+            entries.sort(key=lambda e: (e["init"], e["pruner"], e["round"]))
+            manifest.update(tickets=entries, provenance=provenance.record(config))
+            _add(archive, "manifest", np.array(json.dumps(_finite(manifest), sort_keys=True, default=str)))
+
+    provenance._atomic(out, write)
     return manifest
+
+
+def _add(archive, name, array):
+    """One array as `<name>.npy` inside the zip, as numpy.savez writes it."""
+    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def _finite(obj):
+    """NaN and infinities as null: strict JSON readers (outside Python) refuse them."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def read(path):

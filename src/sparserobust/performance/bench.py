@@ -1,8 +1,9 @@
 """Training-step benchmark: the engine against a plain reference loop, in one run.
 
-Reference = the plain loop of sparserobust.reference. Engine = sparserobust.training.engine.train_epoch: data on the device as
-uint8, batch augmentation there, channels_last, bf16 autocast on CUDA, input-only gradients
-in the attack, the mask applied once after the optimiser step. Same model, batch, attack, mask.
+Reference = the plain loop of sparserobust.performance.reference. Engine =
+sparserobust.training.engine.train_epoch: data on the device as uint8, batch augmentation there,
+channels_last, bf16 autocast on CUDA, input-only gradients in the attack, the mask applied once
+after the optimiser step. Same model, batch, attack, mask.
 """
 
 import dataclasses

@@ -178,7 +178,7 @@ def trajectory(spec, weights_path, ticket_path, out, log):
     history, _, _ = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
                                  checkpoint=checkpoint.resume_path(out),
                                  hooks=engine.Hooks(on_epoch=keep, extra_state=(lambda: states, set_states)))
-    provenance.save_torch(out, {"states": states, "mask": mask, "history": history,
+    provenance.save_torch(out, {"states": states, "mask": {n: m.cpu() for n, m in mask.items()}, "history": history,
                                 "provenance": provenance.record(spec, spec["seed"])})
     checkpoint.finished(out)
 
