@@ -7,6 +7,7 @@ test set; data-limited runs take the first N of the training split.
 """
 
 from dataclasses import dataclass
+
 import torch
 
 from . import demo as demo_data

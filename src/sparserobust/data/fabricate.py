@@ -172,7 +172,7 @@ def tinyimagenet(root, num_classes, per_class_train, n_val, seed=0):
     test = [(root / "test" / "images" / f"test_{i}.JPEG", int(c))
             for i, c in enumerate(rng.integers(0, num_classes, n_val))]
     _jpegs(rng, colours, train + val + test, (64, 64))
-    for c, w in enumerate(wnids):
+    for w in wnids:
         (root / "train" / w / f"{w}_boxes.txt").write_text(
             "".join(f"{w}_{i}.JPEG\t{box()}\n" for i in range(per_class_train)))
     (root / "val" / "val_annotations.txt").write_text("".join(f"{p.name}\t{wnids[c]}\t{box()}\n" for p, c in val))

@@ -10,8 +10,8 @@ images and val/val_annotations.txt with every file it lists; demo nothing (gener
 
 from pathlib import Path
 
-from . import folders, official, tinyimagenet
 from ..foundations import provenance
+from . import folders, official, tinyimagenet
 
 
 def _count_folder(root):
@@ -53,7 +53,8 @@ def dataset(spec, checksums, out, log):
         official.download(spec)
     found = check(spec, checksums)
     root = str(Path(spec["root"]).resolve()) if "root" in spec else None
-    log(f"datasets.{spec['key']}: {root or 'generated'} ok ({'md5 ' + checksums if spec['kind'] == 'torchvision' else spec['kind']})")
+    how = "md5 " + checksums if spec["kind"] == "torchvision" else spec["kind"]
+    log(f"datasets.{spec['key']}: {root or 'generated'} ok ({how})")
     provenance.write_json(out, {"dataset": spec["key"], "kind": spec["kind"], "root": root,
                                 "checksums": checksums if spec["kind"] == "torchvision" else None, **found,
                                 "provenance": provenance.record(spec)})
