@@ -23,8 +23,8 @@ def runs(tickets, datasets, datas):
     ]
 
 
-def fig3_runs(wildcards=None):
-    """Dense, IMP per pre-training and random pruning; full data; every transfer dataset."""
+def fig3_tickets():
+    """Dense, IMP per pre-training and random pruning."""
     tickets = [(init, "dense", 0) for init in INITS]
     tickets += [(init, "imp_st", k) for init in INITS for k in ROUNDS]
     tickets += [
@@ -32,24 +32,36 @@ def fig3_runs(wildcards=None):
         for init in config["random_pruning"]["pretrain"]
         for k in ROUNDS
     ]
-    return runs(tickets, config["transfer"]["datasets"], ["full"])
+    return tickets
+
+
+def fig4_tickets():
+    """One pre-training (adversarial): IMP-ST, IMP-AT, OMP and random pruning against dense."""
+    init = AN["fig4"]["init"]
+    return [(init, "dense", 0)] + [
+        (init, p, k) for p in ("imp_st", "imp_at", "omp", "random") for k in ROUNDS
+    ]
+
+
+def fig5_tickets():
+    """The IMP tickets of every pre-training."""
+    return [(init, "dense", 0) for init in INITS] + [
+        (init, "imp_st", k) for init in INITS for k in ROUNDS
+    ]
+
+
+def fig3_runs(wildcards=None):
+    """Fig. 3's tickets on full data of every transfer dataset."""
+    return runs(fig3_tickets(), config["transfer"]["datasets"], ["full"])
 
 
 def fig4_runs(wildcards=None):
-    """One pre-training (adversarial): IMP-ST, IMP-AT, OMP and random pruning against dense."""
-    init = AN["fig4"]["init"]
-    tickets = [(init, "dense", 0)] + [
-        (init, p, k) for p in ("imp_st", "imp_at", "omp", "random") for k in ROUNDS
-    ]
-    return runs(tickets, AN["fig4"]["datasets"], ["full"])
+    return runs(fig4_tickets(), AN["fig4"]["datasets"], ["full"])
 
 
 def fig5_runs(wildcards=None):
-    """Data-limited transfer of the IMP tickets of every pre-training."""
-    tickets = [(init, "dense", 0) for init in INITS] + [
-        (init, "imp_st", k) for init in INITS for k in ROUNDS
-    ]
-    return runs(tickets, AN["fig5"]["datasets"], DATA_LABELS)
+    """Data-limited transfer of the IMP tickets."""
+    return runs(fig5_tickets(), AN["fig5"]["datasets"], DATA_LABELS)
 
 
 def imp_tickets(wildcards=None):
@@ -58,9 +70,7 @@ def imp_tickets(wildcards=None):
 
 def all_tickets(wildcards=None):
     """Every ticket of this config: those the figures use, and the IMP rounds that lead to them."""
-    runs_of = fig3_runs() + fig4_runs() + fig5_runs()
-    keys = {tuple(run[len(f"{R}/transfer/") :].split("/")[:3]) for run in runs_of}
-    keys = {(init, pruner, int(k.removeprefix("round"))) for init, pruner, k in keys}
+    keys = set(fig3_tickets() + fig4_tickets() + fig5_tickets())
     keys |= {(init, *FIG6_TICKET) for init in INITS}
     files = set(imp_tickets())
     for init, pruner, k in keys:

@@ -25,17 +25,17 @@ def save(fig, out):
         plt.close(fig)
 
 
-def _ordered(values, order):
+def ordered(values, order):
     return [v for v in order if v in set(values)] + sorted(set(values) - set(order))
 
 
-def _grid(rows, cols, width=3.6, height=2.8):
+def grid(rows, cols, width=3.6, height=2.8):
     sns.set_theme(style="whitegrid", font_scale=0.8)
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(width * len(cols), height * len(rows)), squeeze=False)
     return fig, axes
 
 
-def _finish(fig, axes, title):
+def finish(fig, axes, title):
     handles, labels = [], []
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -48,11 +48,11 @@ def _finish(fig, axes, title):
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
 
 
-def _palette(keys):
+def palette(keys):
     return dict(zip(keys, sns.color_palette("colorblind", len(keys))))
 
 
-def _render(table, out, title, col_width=1.3):
+def render(table, out, title, col_width=1.3):
     fig, ax = plt.subplots(figsize=(max(6, col_width * len(table.columns)), 0.32 * len(table) + 1.2))
     ax.axis("off")
     tab = ax.table(cellText=table.values, colLabels=list(table.columns), loc="center", cellLoc="center")
@@ -63,5 +63,5 @@ def _render(table, out, title, col_width=1.3):
     save(fig, out)
 
 
-def _fmt(mean, std):
+def fmt(mean, std):
     return f"{mean:.2f} ± {std:.2f}"

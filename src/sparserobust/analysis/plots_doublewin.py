@@ -15,7 +15,7 @@ def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of
     cols = sorted(match[["dataset", "data"]].drop_duplicates().itertuples(index=False, name=None),
                   key=lambda c: (c[0], c[1] != "full", c[1]))
     panels = [p for _, _, p in metrics.PANELS if p in set(match["panel"])]
-    fig, axes = style._grid(panels, cols)
+    fig, axes = style.grid(panels, cols)
     for r, panel in enumerate(panels):
         for c, (ds, data) in enumerate(cols):
             ax = axes[r][c]
@@ -38,14 +38,14 @@ def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of
             ax.set_title(f"{ds}{'' if data == 'full' else f' ({data})'}: {panel}")
             ax.set_xlabel("sparsity (%)")
             ax.set_ylabel(f"{panel.split('-')[1]} (%)")
-    style._finish(fig, axes, title)
+    style.finish(fig, axes, title)
     style.save(fig, out)
 
 
 def fig3(table_path, out, title=""):
-    inits = style._ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
+    inits = style.ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
     labels = [style.INIT_LABEL.get(i, i) for i in inits] + [f"random pruning ({i})" for i in inits]
-    colors = style._palette(labels)
+    colors = style.palette(labels)
 
     def curve(init, pruner):
         return style.INIT_LABEL.get(init, init) if pruner == "imp_st" else f"random pruning ({init})"
@@ -56,15 +56,15 @@ def fig3(table_path, out, title=""):
 
 
 def fig4(table_path, out, title=""):
-    colors = style._palette(list(style.PRUNER_LABEL.values()) + ["dense"])
+    colors = style.palette(list(style.PRUNER_LABEL.values()) + ["dense"])
     styles = {"imp_st": ("-", "o"), "imp_at": ("-", "^"), "omp": ("-.", "D"), "random": ("--", "s")}
     transfer_curves(table_path, out, f"Figure 4: pruning methods on adversarial pre-training {title}",
                     lambda init, pruner: style.PRUNER_LABEL[pruner], lambda init: "dense", colors, styles.get)
 
 
 def fig5(table_path, out, title=""):
-    inits = style._ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
-    colors = style._palette([style.INIT_LABEL.get(i, i) for i in inits])
+    inits = style.ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
+    colors = style.palette([style.INIT_LABEL.get(i, i) for i in inits])
     transfer_curves(table_path, out, f"Figure 5: data-limited transfer {title}",
                     lambda init, pruner: style.INIT_LABEL.get(init, init), lambda init: style.INIT_LABEL.get(init, init),
                     colors, lambda p: ("-", "o"))
@@ -72,8 +72,8 @@ def fig5(table_path, out, title=""):
 
 def _landscape(table_path, out, title):
     table = pd.read_csv(table_path)
-    inits = style._ordered(table["init"], list(style.INIT_LABEL))
-    fig, axes = style._grid(["random", "pca"], inits, 3.4, 3.0)
+    inits = style.ordered(table["init"], list(style.INIT_LABEL))
+    fig, axes = style.grid(["random", "pca"], inits, 3.4, 3.0)
     for c, init in enumerate(inits):
         sub = table[table["init"] == init]
         for r, plane in enumerate(["random", "pca"]):
@@ -104,7 +104,7 @@ def figA9(table_path, out, title=""):
 
 def fig7(table_path, out, title=""):
     table = pd.read_csv(table_path)
-    inits = style._ordered(table["init"], list(style.INIT_LABEL))
+    inits = style.ordered(table["init"], list(style.INIT_LABEL))
     grid = table.pivot(index="init", columns="layer_index", values="zero_kernels").loc[inits]
     labels = [f"{style.INIT_LABEL.get(i, i)}\n{float(table[table.init == i].sparsity.iloc[0]):.2f} % sparsity"
               + ("" if table[table.init == i].double_win.iloc[0] else " (no double win)") for i in inits]
@@ -134,10 +134,10 @@ def tableA2(table_path, out, title=""):
     t = pd.read_csv(table_path).sort_values(["dataset", "init", "pruner", "sparsity"])
     shown = pd.DataFrame({"dataset": t["dataset"], "pre-training": t["init"], "pruning": t["pruner"],
                           "sparsity (%)": t["sparsity"].map("{:.2f}".format),
-                          "white-box RA (%)": [style._fmt(m, s) for m, s in zip(t["ra_mean"], t["ra_std"])],
-                          "transfer-attack RA (%)": [style._fmt(m, s) for m, s in
+                          "white-box RA (%)": [style.fmt(m, s) for m, s in zip(t["ra_mean"], t["ra_std"])],
+                          "transfer-attack RA (%)": [style.fmt(m, s) for m, s in
                                                      zip(t["transfer_ra_mean"], t["transfer_ra_std"])]})
-    style._render(shown, out, f"Table A2: transfer attack vs white-box PGD {title}")
+    style.render(shown, out, f"Table A2: transfer attack vs white-box PGD {title}")
 
 
 def table_doublewin(table_path, out, title=""):
@@ -149,4 +149,4 @@ def table_doublewin(table_path, out, title=""):
     shown = pd.DataFrame({"pre-training": t["init"], "pruning": t["pruner"], "dataset": t["dataset"],
                           "data": t["data"], "extreme sparsity (%)": t["extreme_sparsity"].map(pct),
                           "published (%)": t["published_sparsity"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")})
-    style._render(shown, out, f"Extreme double-win sparsity, reproduced and published {title}")
+    style.render(shown, out, f"Extreme double-win sparsity, reproduced and published {title}")

@@ -12,15 +12,15 @@ def swt_overfitting(table_path, out, title=""):
     """Test RA over epochs per method (robust overfitting), a panel per (arch, dataset)."""
     t = pd.read_csv(table_path)
     keys = sorted(t[["arch", "dataset"]].drop_duplicates().itertuples(index=False, name=None))
-    fig, axes = style._grid([0], keys, 4.0, 3.0)
-    order = style._ordered(t["method"], METHOD_ORDER)
+    fig, axes = style.grid([0], keys, 4.0, 3.0)
+    order = style.ordered(t["method"], METHOD_ORDER)
     for c, (arch, ds) in enumerate(keys):
         sub = t[(t["arch"] == arch) & (t["dataset"] == ds)]
         sns.lineplot(sub, x="epoch", y="test_ra", hue="method", hue_order=order, ax=axes[0][c], errorbar="sd")
         axes[0][c].set_title(f"{arch}, {ds}")
         axes[0][c].set_ylabel("test RA (%)")
         axes[0][c].get_legend().remove()
-    style._finish(fig, axes, f"Robust overfitting: test RA over training {title}")
+    style.finish(fig, axes, f"Robust overfitting: test RA over training {title}")
     style.save(fig, out)
 
 
@@ -28,13 +28,13 @@ def swt_density(table_path, out, title=""):
     """Network density over epochs (Flying Bird+ falls while the gap widens)."""
     t = pd.read_csv(table_path)
     keys = sorted(t[["arch", "dataset"]].drop_duplicates().itertuples(index=False, name=None))
-    fig, axes = style._grid([0], keys, 4.0, 3.0)
+    fig, axes = style.grid([0], keys, 4.0, 3.0)
     for c, (arch, ds) in enumerate(keys):
         sub = t[(t["arch"] == arch) & (t["dataset"] == ds) & (t["method"] != "dense")]
         sns.lineplot(sub, x="epoch", y="density", hue="method", ax=axes[0][c], errorbar=None)
         axes[0][c].set_title(f"{arch}, {ds}")
         axes[0][c].get_legend().remove()
-    style._finish(fig, axes, f"Density over training {title}")
+    style.finish(fig, axes, f"Density over training {title}")
     style.save(fig, out)
 
 
@@ -44,7 +44,7 @@ def swt_gap(table_path, out, title=""):
     t["where"] = t["arch"] + ", " + t["dataset"]
     sns.set_theme(style="whitegrid", font_scale=0.8)
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * t["where"].nunique(), 3.4))
-    sns.barplot(t, x="where", y="final_gap", hue="method", hue_order=style._ordered(t["method"], METHOD_ORDER), ax=ax)
+    sns.barplot(t, x="where", y="final_gap", hue="method", hue_order=style.ordered(t["method"], METHOD_ORDER), ax=ax)
     ax.set_xlabel("")
     ax.set_ylabel("robust generalization gap (%)")
     ax.set_title(f"Robust generalization gap of the final models {title}")
@@ -67,4 +67,4 @@ def swt_table(table_path, out, title=""):
         "density": t["final_density"].map("{:.3f}".format),
         "train / inf. FLOPs saved": [f"{a:.1f} / {b:.1f} %" for a, b in
                                      zip(t["train_flops_saving"], t["inference_flops_saving"])]})
-    style._render(shown, out, f"Sparsity Winning Twice: main table {title}", col_width=1.6)
+    style.render(shown, out, f"Sparsity Winning Twice: main table {title}", col_width=1.6)

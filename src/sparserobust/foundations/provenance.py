@@ -131,9 +131,10 @@ def save_torch(path, obj: dict):
     return write_bytes(path, buf.getvalue())
 
 
-def load_torch(path):
+def load_torch(path, with_digest=False):
     """Read a file written by save_torch: only tensors and plain containers are unpickled
-    (weights_only), and the content digest is verified before anything is returned."""
+    (weights_only), and the content digest is verified before anything is returned;
+    `with_digest`: (contents, that digest)."""
     import pickle
 
     import torch
@@ -159,7 +160,7 @@ def load_torch(path):
     expected = blob.pop(DIGEST_KEY)
     if content_digest(blob) != expected:
         raise ValueError(f"{path}: checksum mismatch: the file is corrupt or truncated; {rebuild}")
-    return blob
+    return (blob, expected) if with_digest else blob
 
 
 def code_version():

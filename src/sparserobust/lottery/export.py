@@ -17,15 +17,14 @@ import zipfile
 import numpy as np
 
 from ..foundations import provenance
+from . import masks
 
 FORMAT = "sparserobust-tickets-npz-1"
 
 
 def ticket_entry(path):
     """(manifest entry, {array name: bool array}) of one ticket file (its checksum verified)."""
-    blob = provenance.load_torch(path)
-    if "mask" not in blob:
-        raise ValueError(f"{path}: not a ticket file (no 'mask' entry)")
+    blob, digest = masks.read_ticket(path, with_digest=True)
     spec = (blob.get("provenance") or {}).get("config") or {}
     missing = [k for k in ("init", "pruner", "round") if k not in spec]
     if missing:
@@ -34,7 +33,7 @@ def ticket_entry(path):
     arrays = {f"{key}/{name}": m.bool().numpy() for name, m in blob["mask"].items()}
     entry = {"key": key, "init": spec["init"], "pruner": spec["pruner"], "round": int(spec["round"]),
              "sparsity": float(blob["sparsity"]), "density": float(blob["density"]),
-             "layers": list(blob["mask"]), "file": str(path), "sha256": provenance.content_digest(blob),
+             "layers": list(blob["mask"]), "file": str(path), "sha256": digest,
              "provenance": blob["provenance"]}
     return entry, arrays
 
@@ -47,11 +46,11 @@ def export(paths, out, config=None):
     def write(handle):
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
             for path in map(str, paths):
-                entry, masks = ticket_entry(path)
+                entry, arrays = ticket_entry(path)
                 if any(e["key"] == entry["key"] for e in entries):
                     raise ValueError(f"{path}: a second ticket for {entry['key']}")
                 entries.append(entry)
-                for name, array in masks.items():
+                for name, array in arrays.items():
                     _add(archive, name, array)
             entries.sort(key=lambda e: (e["init"], e["pruner"], e["round"]))
             manifest.update(tickets=entries, provenance=provenance.record(config))
@@ -82,6 +81,6 @@ def read(path):
     """(manifest, {key: {parameter name: bool array}}) of an archive; numpy and json only."""
     with np.load(path, allow_pickle=False) as archive:
         manifest = json.loads(str(archive["manifest"]))
-        masks = {t["key"]: {name: archive[f"{t['key']}/{name}"] for name in t["layers"]}
-                 for t in manifest["tickets"]}
-    return manifest, masks
+        tickets = {t["key"]: {name: archive[f"{t['key']}/{name}"] for name in t["layers"]}
+                   for t in manifest["tickets"]}
+    return manifest, tickets

@@ -67,10 +67,15 @@ def to_file(mask, provenance):
             "provenance": provenance}
 
 
-def load(path):
+def read_ticket(path, with_digest=False):
+    """A ticket file's contents (checksum verified); `with_digest`: (contents, digest)."""
     from ..foundations import provenance
 
-    blob = provenance.load_torch(path)
-    if not isinstance(blob, dict) or "mask" not in blob:
+    blob, digest = provenance.load_torch(path, with_digest=True)
+    if "mask" not in blob:
         raise ValueError(f"{path}: not a ticket file (no 'mask' entry)")
-    return {n: m.bool() for n, m in blob["mask"].items()}
+    return (blob, digest) if with_digest else blob
+
+
+def load(path):
+    return {n: m.bool() for n, m in read_ticket(path)["mask"].items()}
