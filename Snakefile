@@ -50,6 +50,7 @@ if "swt" in config:
         swt_density="swt_curves",
         swt_gap="swt_main",
         swt_table="swt_main",
+        swt_abstract="swt_abstract",
     )
 
 for init, entry in config["pretrain"].items():

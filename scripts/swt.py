@@ -1,5 +1,5 @@
-"""Sparsity Winning Twice: one adversarial training run from scratch (dense, Robust Bird,
-Flying Bird or Flying Bird+, optionally with KD + SWA)."""
+"""Sparsity Winning Twice: one training run from scratch (dense, Robust Bird, Flying Bird or
+Flying Bird+, optionally with distillation + SWA; or the standard teacher)."""
 
 import _path  # noqa: F401
 
@@ -8,7 +8,8 @@ from sparserobust.sparse import swt
 
 p = cli.parser(__doc__)
 p.add_argument("--out", required=True)
-p.add_argument("--model-out", default=None, help="keep the selected model (the dense teacher)")
-p.add_argument("--teacher", default=None, help="dense robust teacher for knowledge distillation")
+p.add_argument("--model-out", default=None, help="keep the selected model (a teacher)")
+p.add_argument("--teacher", action="append", default=[],
+               help="a distillation teacher's model file; standard first, then adversarial")
 args = cli.parse(p)
 cli.main(lambda: swt.run(args.spec, args.out, cli.log, args.teacher, args.model_out))

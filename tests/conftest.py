@@ -68,3 +68,17 @@ def flip_tensor_byte(path, out):
     data[start + info.file_size // 2] ^= 0xFF
     Path(out).write_bytes(bytes(data))
     return out
+
+
+def dense_ticket_files(tmp, cfg):
+    """A seeded model of cfg's architecture as pre-trained weights (tmp/w.pt) and its all-ones
+    ticket (tmp/t.pt), for transfer runs without the pipeline before them."""
+    from sparserobust.foundations import provenance
+    from sparserobust.lottery import masks
+    from sparserobust.models import pretrained as weights
+    from sparserobust.models import registry as models
+
+    torch.manual_seed(0)
+    net = models.build(cfg["model"]["arch"], cfg["model"]["source_classes"])
+    weights.save_canonical(net.state_dict(), tmp / "w.pt", {"format": "torchvision"}, None, "pretrain.standard")
+    provenance.save_torch(tmp / "t.pt", masks.to_file(masks.ones_like(net), {}))

@@ -20,6 +20,7 @@ OVERRIDE = ROOT / ".test" / "config" / "paper-smoke.yaml"
 POINTERS = {"name", "results", "figures", "root", "url", "path", "sha256", "sha256_file", "dataset_checksums"}
 SHRINKABLE = {"epochs", "batch_size", "steps_per_epoch", "rounds", "round", "train_size", "val_size", "test_size",
               "workers", "resolution", "checkpoint_every", "update_every", "start_epoch", "swa_start"}
+SHRINKABLE_AT = {"autoattack.n", "autoattack.steps", "autoattack.queries"}  # the attack's cost, not the training
 LIMITS = {"steps_per_epoch", "test_size"}  # caps that config.yaml leaves unset (= everything)
 LISTS = {"seeds", "datasets", "rounds", "data_fractions", "archs", "methods"}
 
@@ -38,7 +39,7 @@ def shrink_violations(paper, override, where=""):
             full = old if isinstance(old, list) else config.rounds(PAPER) if key == "rounds" else None
             if full is None or not set(value) <= set(full):
                 bad.append(f"{at}: {value} is not a subset of {full}")
-        elif key in SHRINKABLE and isinstance(value, int) and not isinstance(value, bool):
+        elif (key in SHRINKABLE or at in SHRINKABLE_AT) and isinstance(value, int) and not isinstance(value, bool):
             if old is None and key not in LIMITS:
                 bad.append(f"{at}: config.yaml has no {key} to shrink")
             elif old is not None and not value <= old:

@@ -14,10 +14,9 @@ import torch
 from sparserobust.foundations import provenance
 from sparserobust.lottery import masks
 from sparserobust.models import pretrained as weights
-from sparserobust.models import registry as models
 from sparserobust.pipeline import config, jobs
 
-from conftest import ROOT, flip_tensor_byte
+from conftest import ROOT, dense_ticket_files, flip_tensor_byte
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +27,7 @@ def job(tmp_path_factory):
     spec = jobs.transfer(cfg, "standard", "dense", 0, "demo_cifar10", "full", "adversarial", 0)
     spec.pop("transfer_attack")
     spec["device"] = "cpu"
-    torch.manual_seed(0)
-    net = models.build(cfg["model"]["arch"], cfg["model"]["source_classes"])
-    weights.save_canonical(net.state_dict(), tmp / "w.pt", {"format": "torchvision"}, None, "pretrain.standard")
-    provenance.save_torch(tmp / "t.pt", masks.to_file(masks.ones_like(net), {}))
+    dense_ticket_files(tmp, cfg)
     return tmp, spec
 
 

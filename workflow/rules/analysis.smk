@@ -1,5 +1,6 @@
 # Collected tables (CSV under <results>/tables/): runs per figure, double-win verdicts,
-# Table A2, mask similarity (Fig. A8), all-zero kernels (Fig. 7), loss landscapes (Fig. 6, A9).
+# Table A2, mask similarity (Fig. A8), all-zero kernels at one common round (Fig. 7), loss
+# landscapes (Fig. 6, A9).
 RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs}
 
 
@@ -72,7 +73,7 @@ rule mask_similarity:
 rule zero_kernels:
     input:
         verdicts=f"{R}/tables/table_doublewin.csv",
-        tickets=imp_tickets,
+        tickets=fig7_tickets,
     output:
         f"{R}/tables/fig7.csv",
     log:
@@ -83,7 +84,8 @@ rule zero_kernels:
     conda:
         CONDA_ENV
     params:
-        where=f"--dataset {AN['fig7']['dataset']} --data {AN['fig7']['data']}",
+        where=f"--dataset {AN['fig7']['dataset']} --data {AN['fig7']['data']} "
+        f"--round {AN['fig7']['round']} --pointwise {AN['fig7']['pointwise']}",
     shell:
         "python scripts/tables.py kernels --verdicts {input.verdicts} {params.where} "
         "--out {output} {input.tickets} > {log} 2>&1"

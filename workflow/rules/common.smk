@@ -1,6 +1,7 @@
 # File naming and the job lists of each figure; every result of a config lives under config["results"].
 AN = cfg_mod.analysis(config)
 DATA_LABELS = cfg_mod.data_labels(config)[1:]  # the data-limited ones (after "full")
+DATA_LIMITED_REGIMES = cfg_mod.data_limited_regimes(config)
 FIG6_TICKET = jobs.fig6_ticket(config)
 
 
@@ -12,13 +13,13 @@ def transfer_file(init, pruner, k, dataset, data, regime, seed):
     return f"{R}/transfer/{init}/{pruner}/round{k}/{dataset}/{data}/{regime}/seed{seed}.json"
 
 
-def runs(tickets, datasets, datas):
+def runs(tickets, datasets, datas, regimes=REGIMES):
     return [
         transfer_file(init, pruner, k, ds, data, regime, seed)
         for init, pruner, k in tickets
         for ds in datasets
         for data in datas
-        for regime in REGIMES
+        for regime in regimes
         for seed in SEEDS
     ]
 
@@ -60,12 +61,20 @@ def fig4_runs(wildcards=None):
 
 
 def fig5_runs(wildcards=None):
-    """Data-limited transfer of the IMP tickets."""
-    return runs(fig5_tickets(), AN["fig5"]["datasets"], DATA_LABELS)
+    """Data-limited transfer of the IMP tickets, in transfer.data_limited_regimes only
+    (default adversarial: --data_number of main_adv_eval.py, main_adv_eval_svhn.py)."""
+    return runs(
+        fig5_tickets(), AN["fig5"]["datasets"], DATA_LABELS, DATA_LIMITED_REGIMES
+    )
 
 
 def imp_tickets(wildcards=None):
     return [ticket_file(init, "imp_st", k) for init in INITS for k in ROUNDS]
+
+
+def fig7_tickets(wildcards=None):
+    """Every pre-training's IMP ticket at Fig. 7's common round."""
+    return [ticket_file(init, "imp_st", AN["fig7"]["round"]) for init in INITS]
 
 
 def all_tickets(wildcards=None):
@@ -103,10 +112,13 @@ def swt_runs(wildcards=None):
 
 
 def swt_teacher(wildcards):
-    """KD + SWA runs distil from the dense run of the same architecture, dataset and seed."""
+    """Distillation + SWA runs learn from two teachers of the same architecture, dataset and seed,
+    in the order of jobs.TEACHERS: the standard run (best SA) and the dense adversarial run (best RA).
+    """
     if wildcards.method.endswith("-kd_swa"):
         return [
-            f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/dense/seed{wildcards.seed}.pt"
+            f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/{name}/seed{wildcards.seed}.pt"
+            for name in ("standard", "dense")
         ]
     return []
 

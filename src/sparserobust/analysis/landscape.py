@@ -4,7 +4,7 @@ Directions cover the weights of conv and linear layers only (BN parameters and b
 excluded, as Li et al. do with ignore='biasbn'); a random direction is filter-normalised
 (each output filter scaled to the norm of the model's filter) and masked, so the pruned
 weights stay zero everywhere on the grid. The trajectory plane is spanned by the first two
-PCA directions of the checkpoints minus the final model.
+PCA directions of the checkpoints minus the final model (centred, as sklearn's PCA in Li et al.).
 """
 
 import contextlib
@@ -47,11 +47,19 @@ def unflatten(flat, like, names):
 
 
 def pca_directions(states, names):
-    """First two PCA directions of (checkpoint - final) over `names`, and each checkpoint's
-    coordinates in that plane; also the variance ratio each direction explains."""
+    """First two PCA directions of (checkpoint - final) over `names`, each checkpoint's coordinates
+    in that plane, and the variance ratio each direction explains.
+
+    As Li et al. (2018) do (tomgoldstein/loss-landscape, projection.py: setup_PCA_directions fits
+    sklearn's PCA(n_components=2), which centres the rows; project_trajectory then projects each
+    checkpoint's difference): the rows (checkpoint - final) are centred (their mean subtracted)
+    before the SVD, and the explained-variance ratios are those of the centred rows; the
+    coordinates are the UNcentred differences projected on the unit-norm directions, so the final
+    model sits at the origin of the plane.
+    """
     final = flatten(states[-1], names)
     diffs = torch.stack([flatten(s, names) - final for s in states])
-    _, sv, vt = torch.linalg.svd(diffs, full_matrices=False)
+    _, sv, vt = torch.linalg.svd(diffs - diffs.mean(dim=0, keepdim=True), full_matrices=False)
     dirs = vt[:2]
     if dirs.shape[0] < 2:  # a single checkpoint: pad with a zero direction
         dirs = torch.cat([dirs, torch.zeros_like(final).unsqueeze(0)])

@@ -52,12 +52,15 @@ def palette(keys):
     return dict(zip(keys, sns.color_palette("colorblind", len(keys))))
 
 
-def render(table, out, title, col_width=1.3):
+def render(table, out, title, col_width=1.3, fit=False):
+    """A table as a figure; fit=True sizes each column to its longest text instead of equal widths."""
     fig, ax = plt.subplots(figsize=(max(6, col_width * len(table.columns)), 0.32 * len(table) + 1.2))
     ax.axis("off")
     tab = ax.table(cellText=table.values, colLabels=list(table.columns), loc="center", cellLoc="center")
     tab.auto_set_font_size(False)
     tab.set_fontsize(7)
+    if fit:
+        tab.auto_set_column_width(list(range(len(table.columns))))
     tab.scale(1, 1.3)
     ax.set_title(title)
     save(fig, out)

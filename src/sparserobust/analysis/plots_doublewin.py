@@ -9,8 +9,9 @@ from .plot_style import plt, sns
 
 
 def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of):
-    """Rows: ST-SA, AT-SA, AT-RA; columns: (dataset, data). A curve per ticket family, mean +- std
-    over seeds; the dense reference as a band; filled markers = matching (within one dense std)."""
+    """Rows: ST-SA, AT-SA, AT-RA (AT-SA of the best-RA checkpoint); columns: (dataset, data). A curve
+    per ticket family, mean +- std over seeds; the dense reference as a band; filled markers =
+    matching (within one dense std)."""
     match = metrics.matching(pd.read_csv(table_path))
     cols = sorted(match[["dataset", "data"]].drop_duplicates().itertuples(index=False, name=None),
                   key=lambda c: (c[0], c[1] != "full", c[1]))
@@ -35,7 +36,7 @@ def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of
                     part = pts[pts["matching"] == hit]
                     ax.scatter(100 * part["sparsity"], part["mean"], facecolor=face, edgecolor=color, s=26,
                                zorder=3, marker=marker)
-            ax.set_title(f"{ds}{'' if data == 'full' else f' ({data})'}: {panel}")
+            ax.set_title(f"{ds}{'' if data == 'full' else f' ({data})'}: {metrics.PANEL_TITLES.get(panel, panel)}")
             ax.set_xlabel("sparsity (%)")
             ax.set_ylabel(f"{panel.split('-')[1]} (%)")
     style.finish(fig, axes, title)
@@ -103,18 +104,42 @@ def figA9(table_path, out, title=""):
 
 
 def fig7(table_path, out, title=""):
+    """All-zero kernels per conv layer and pre-training at one common IMP round: the k > 1 layers in
+    the main heatmap, the 1x1 layers (a kernel = one weight, so = pruned weights) in a second one."""
     table = pd.read_csv(table_path)
+    rounds = sorted(table["round"].unique())
+    if len(rounds) != 1:
+        raise ValueError(f"{table_path}: Fig. 7 compares one common round, the table holds rounds {rounds}")
+    sparsity = table.groupby("init")["sparsity"].first()
     inits = style.ordered(table["init"], list(style.INIT_LABEL))
-    grid = table.pivot(index="init", columns="layer_index", values="zero_kernels").loc[inits]
-    labels = [f"{style.INIT_LABEL.get(i, i)}\n{float(table[table.init == i].sparsity.iloc[0]):.2f} % sparsity"
-              + ("" if table[table.init == i].double_win.iloc[0] else " (no double win)") for i in inits]
+    wins = table.groupby("init")["double_win"].first()
+    labels = [f"{style.INIT_LABEL.get(i, i)}\n{'a double-win ticket' if wins[i] else 'no double win'} here"
+              for i in inits]
+    pointwise = table["kernel_size"] == "1x1"
+    panels = [(sub, label, bar) for sub, label, bar in
+              ((table[~pointwise], "k x k kernels, k > 1", "all-zero kernels"),
+               (table[pointwise], "1x1 convolutions: a kernel is one weight", "pruned weights (all-zero 1x1 kernels)"))
+              if not sub.empty]
+    if not panels:
+        raise ValueError(f"{table_path}: no conv layer to show")
+    width = max(sub["layer_index"].nunique() for sub, _, _ in panels)
     sns.set_theme(style="white", font_scale=0.7)
-    fig, ax = plt.subplots(figsize=(max(6, 0.22 * grid.shape[1] + 3), 0.8 * len(inits) + 1.5))
-    sns.heatmap(grid, ax=ax, cmap="rocket_r", annot=grid.shape[1] <= 30, fmt="d", cbar_kws={"label": "all-zero kernels"})
-    ax.set_yticklabels(labels, rotation=0)
-    ax.set_xlabel("conv layer (network order)")
-    ax.set_ylabel("")
-    ax.set_title(f"Figure 7: fully pruned kernels per layer at the extreme double-win sparsity {title}")
+    fig, axes = plt.subplots(len(panels), 1, squeeze=False,
+                             figsize=(max(6, 0.22 * width + 3), len(panels) * (0.8 * len(inits) + 1.2) + 0.6))
+    for ax, (sub, label, bar) in zip(axes[:, 0], panels):
+        grid = sub.pivot(index="init", columns="layer_index", values="zero_kernels").loc[inits]
+        sns.heatmap(grid, ax=ax, cmap="rocket_r", annot=grid.shape[1] <= 30, fmt="d",
+                    cbar_kws={"label": bar})
+        sizes = " ".join(sorted(set(sub["kernel_size"]), key=lambda s: int(s.split("x")[0])))
+        ax.set_yticklabels(labels, rotation=0)
+        ax.set_xlabel(f"conv layer (place among all conv layers, network order); kernel sizes: {sizes}")
+        ax.set_ylabel("")
+        ax.set_title(label)
+    spread = f"{sparsity.min():.2f} %" if sparsity.max() - sparsity.min() < 0.005 else \
+        f"{sparsity.min():.2f}-{sparsity.max():.2f} %"
+    fig.suptitle(f"Figure 7: fully pruned kernels per layer at a common sparsity, IMP round {rounds[0]} "
+                 f"({spread}) for every pre-training {title}")
+    fig.tight_layout()
     style.save(fig, out)
 
 
@@ -136,7 +161,10 @@ def tableA2(table_path, out, title=""):
                           "sparsity (%)": t["sparsity"].map("{:.2f}".format),
                           "white-box RA (%)": [style.fmt(m, s) for m, s in zip(t["ra_mean"], t["ra_std"])],
                           "transfer-attack RA (%)": [style.fmt(m, s) for m, s in
-                                                     zip(t["transfer_ra_mean"], t["transfer_ra_std"])]})
+                                                     zip(t["transfer_ra_mean"], t["transfer_ra_std"])],
+                          "AutoAttack RA (%)": ["—" if pd.isna(m) else style.fmt(m, s) for m, s in
+                                                zip(t.get("aa_mean", [float("nan")] * len(t)),
+                                                    t.get("aa_std", [0.0] * len(t)))]})
     style.render(shown, out, f"Table A2: transfer attack vs white-box PGD {title}")
 
 
@@ -147,6 +175,9 @@ def table_doublewin(table_path, out, title=""):
         return "none" if pd.isna(v) else f"{v:.2f}"
 
     shown = pd.DataFrame({"pre-training": t["init"], "pruning": t["pruner"], "dataset": t["dataset"],
-                          "data": t["data"], "extreme sparsity (%)": t["extreme_sparsity"].map(pct),
+                          "data": t["data"], "panels run": t["panels"], "verdict": t["verdict"],
+                          "extreme sparsity (%)": t["extreme_sparsity"].map(pct),
                           "published (%)": t["published_sparsity"].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")})
-    style.render(shown, out, f"Extreme double-win sparsity, reproduced and published {title}")
+    style.render(shown, out, "Extreme sparsity of each verdict, reproduced and published "
+                 f"{title}\ndouble-win: matching in ST-SA, AT-SA and AT-RA; AT matching: in AT-SA and AT-RA "
+                 "(no ST runs)", fit=True)

@@ -51,20 +51,47 @@ def swt_gap(table_path, out, title=""):
     style.save(fig, out)
 
 
+def _pub(v):
+    return "—" if pd.isna(v) else f"{v:.2f}"
+
+
+def _pair(a, b):
+    return "—" if pd.isna(a) else f"{a:.2f} / {b:.2f}"
+
+
 def swt_table(table_path, out, title=""):
+    """RA by both code rules (utils.py: test RA at best val RA; train_eb.py: max test RA, running-accuracy
+    gap), AutoAttack, and FLOPs saved by the per-layer rule and the authors' global rule."""
     t = pd.read_csv(table_path).sort_values(["arch", "dataset", "method"])
-
-    def pub(v):
-        return "—" if pd.isna(v) else f"{v:.2f}"
-
+    aa = t["best_test_aa"] if "best_test_aa" in t else pd.Series([float("nan")] * len(t), index=t.index)
+    aa_final = t["final_test_aa"] if "final_test_aa" in t else aa
     shown = pd.DataFrame({
         "arch": t["arch"], "dataset": t["dataset"], "method": t["method"],
-        "RA best/final": [f"{a:.2f} / {b:.2f}" for a, b in zip(t["best_test_ra"], t["final_test_ra"])],
-        "published": [f"{pub(a)} / {pub(b)}" for a, b in zip(t["published_best_ra"], t["published_final_ra"])],
-        "SA best/final": [f"{a:.2f} / {b:.2f}" for a, b in zip(t["best_test_sa"], t["final_test_sa"])],
-        "overfit": t["robust_overfitting"].map("{:.2f}".format),
-        "gap (pub.)": [f"{a:.2f} ({pub(b)})" for a, b in zip(t["final_gap"], t["published_gap"])],
+        "RA best/final": [_pair(a, b) for a, b in zip(t["best_test_ra"], t["final_test_ra"])],
+        "published": [f"{_pub(a)} / {_pub(b)}" for a, b in zip(t["published_best_ra"], t["published_final_ra"])],
+        "RA max (train_eb)": t["max_test_ra"].map(_pub),
+        "AutoAttack best/final": [_pair(a, b) for a, b in zip(aa, aa_final)],
+        "SA best/final (pub.)": [f"{_pair(a, b)} ({_pub(c)} / {_pub(d)})" for a, b, c, d in
+                                 zip(t["best_test_sa"], t["final_test_sa"], t["published_best_sa"], t["published_final_sa"])],
+        "overfit (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["robust_overfitting"], t["published_overfitting"])],
+        "gap (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["final_gap"], t["published_gap"])],
+        "gap running (train_eb)": t["final_gap_running"].map(_pub),
         "density": t["final_density"].map("{:.3f}".format),
-        "train / inf. FLOPs saved": [f"{a:.1f} / {b:.1f} %" for a, b in
-                                     zip(t["train_flops_saving"], t["inference_flops_saving"])]})
-    style.render(shown, out, f"Sparsity Winning Twice: main table {title}", col_width=1.6)
+        "FLOPs saved train/inf, per layer": [f"{a:.1f} / {b:.1f} %" for a, b in
+                                             zip(t["train_flops_saving"], t["inference_flops_saving"])],
+        "global, authors' (pub.)": [f"{a:.1f} / {b:.1f} % ({_pub(c)} / {_pub(d)})" for a, b, c, d in
+                                    zip(t["train_flops_saving_global"], t["inference_flops_saving_global"],
+                                        t["published_train_flops_saving"], t["published_inference_flops_saving"])]})
+    rules = sorted({f"{m.partition('-')[0]}: {r}" for m, r in zip(t["method"], t["published_rule"])})
+    style.render(shown, out, f"Sparsity Winning Twice: main table {title}\nrule of each published row: "
+                 + "\n".join(rules), fit=True)
+
+
+def swt_abstract(table_path, out, title=""):
+    """The abstract's claims from the reproduced table, beside the published values."""
+    t = pd.read_csv(table_path).sort_values(["arch", "dataset", "claim", "method"])
+    shown = pd.DataFrame({"arch": t["arch"], "dataset": t["dataset"], "method": t["method"], "claim": t["claim"],
+                          "reproduced": t["reproduced"].map(_pub), "published": t["published"].map(_pub)})
+    style.render(shown, out, f"Sparsity Winning Twice: the abstract's claims, reproduced {title}\n"
+                 "gap / overfitting reduction = dense minus method (points); FLOPs saved by the authors' global rule",
+                 fit=True)

@@ -5,7 +5,7 @@ import io
 import pandas as pd
 
 from ..foundations import provenance
-from . import metrics, published
+from . import metrics, published, swt_tables
 from . import overlap as analysis
 
 
@@ -26,7 +26,8 @@ def read_runs(paths):
 
 
 def doublewin(args):
-    """Extreme double-win sparsity per pre-training, pruning method, dataset and data fraction."""
+    """Per pre-training, pruning method, dataset and data fraction: the panels run, the verdict they
+    allow (double-win; AT matching where data-limited transfer ran no ST) and its extreme sparsity."""
     verdicts = metrics.double_win(metrics.matching(read_runs(args.inputs)))
     table = metrics.extreme(verdicts)
     table["published_sparsity"] = [published.double_win(r.init, r.pruner, r.dataset, r.data)
@@ -35,17 +36,20 @@ def doublewin(args):
 
 
 def transfer_attack(args):
-    """Table A2: white-box PGD RA beside the transfer-attack RA, mean and std over seeds."""
+    """Table A2: white-box PGD RA beside the transfer-attack RA and AutoAttack RA, mean and std over seeds."""
     table = read_runs(args.inputs)
     if "test_transfer_ra" not in table:
         raise ValueError("no run carries a transfer-attack accuracy (analysis.table_a2.datasets is empty?)")
     table = table[table["test_transfer_ra"].notna()]
+    if "test_aa" not in table:  # AutoAttack switched off
+        table = table.assign(test_aa=float("nan"))
     out = (table.groupby(["init", "pruner", "round", "dataset", "data"])
            .agg(sparsity=("sparsity", "mean"), ra_mean=("test_ra", "mean"), ra_std=("test_ra", "std"),
                 transfer_ra_mean=("test_transfer_ra", "mean"), transfer_ra_std=("test_transfer_ra", "std"),
+                aa_mean=("test_aa", "mean"), aa_std=("test_aa", "std"),
                 sa_mean=("test_sa", "mean"), seeds=("seed", "nunique")).reset_index())
     out["sparsity"] = 100 * out["sparsity"]
-    return write_csv(out.fillna({"ra_std": 0.0, "transfer_ra_std": 0.0}), args.out)
+    return write_csv(out.fillna({"ra_std": 0.0, "transfer_ra_std": 0.0, "aa_std": 0.0}), args.out)
 
 
 def load_ticket(path):
@@ -66,63 +70,38 @@ def similarity(args):
 
 
 def kernels(args):
-    """Fig. 7: all-zero conv kernels per layer at each pre-training's extreme double-win sparsity."""
-    verdicts = pd.read_csv(args.verdicts)
-    verdicts = verdicts[(verdicts["pruner"] == "imp_st") & (verdicts["dataset"] == args.dataset)
-                        & (verdicts["data"] == args.data)]
+    """Fig. 7: all-zero conv kernels per layer of every pre-training's IMP ticket at one common round
+    (analysis.fig7.round); the double-win table only says whether that round is a double-win ticket."""
+    if args.round is None or args.verdicts is None or args.dataset is None:
+        raise ValueError("kernels needs --round (analysis.fig7.round), --verdicts and --dataset")
+    wins = metrics.double_win_rounds(pd.read_csv(args.verdicts), args.dataset, args.data)
     tickets = {}
     for path in args.inputs:
         init, k, sp, mask = load_ticket(path)
         tickets[(init, k)] = (sp, mask)
-    parts = []
-    for init in sorted({i for i, _ in tickets}):
-        row = verdicts[verdicts["init"] == init]
-        extreme = row["extreme_round"].iloc[0] if not row.empty else None
-        found = extreme is not None and not pd.isna(extreme)
-        k = int(extreme) if found else min(r for i, r in tickets if i == init)
-        sp, mask = tickets[(init, k)]
-        parts.append(analysis.zero_kernels(mask).assign(init=init, round=k, sparsity=100 * sp,
-                                                        double_win=found, layer_index=lambda t: range(len(t))))
-    return write_csv(pd.concat(parts, ignore_index=True), args.out)
+    table = analysis.zero_kernels_at(tickets, args.round, wins, args.pointwise)
+    return write_csv(table, args.out)
 
 
 def concat(args):
     return write_csv(pd.concat([pd.read_csv(p) for p in args.inputs], ignore_index=True), args.out)
 
 
-def _swt_records(paths):
-    import json
-
-    return [json.load(open(p)) for p in paths]
-
-
 def swt_main(args):
-    """The main table of Sparsity Winning Twice: RA / SA best and final, overfitting, gap, FLOPs."""
-    rows = []
-    for rec in _swt_records(args.inputs):
-        rows.append({k: rec.get(k) for k in ("arch", "dataset", "method", "seed", "density_target", "final_density",
-                                             "best_epoch", "ticket_epoch", "best_test_ra", "final_test_ra",
-                                             "best_test_sa", "final_test_sa", "robust_overfitting", "best_gap",
-                                             "final_gap", "train_flops", "dense_train_flops", "inference_flops",
-                                             "dense_inference_flops")})
-    table = pd.DataFrame(rows)
-    mean = table.groupby(["arch", "dataset", "method"]).mean(numeric_only=True).reset_index()
-    mean["seeds"] = table.groupby(["arch", "dataset", "method"])["seed"].nunique().values
-    mean["train_flops_saving"] = 100 * (1 - mean["train_flops"] / mean["dense_train_flops"])
-    mean["inference_flops_saving"] = 100 * (1 - mean["inference_flops"] / mean["dense_inference_flops"])
-    pub = [published.swt(r.arch, r.dataset, r.method) for r in mean.itertuples()]
-    mean["published_best_ra"], mean["published_final_ra"], mean["published_gap"] = zip(*pub)
-    return write_csv(mean.drop(columns=["seed"]), args.out)
+    """The main table of Sparsity Winning Twice: RA / SA best and final by both code rules, overfitting,
+    gap, AutoAttack, FLOPs saved by both rules, and the published numbers."""
+    return write_csv(swt_tables.main_table(swt_tables.records(args.inputs)), args.out)
 
 
 def swt_curves(args):
-    """Per epoch of every run: test SA/RA, train RA, validation RA and robust loss, density."""
-    parts = []
-    for rec in _swt_records(args.inputs):
-        hist = pd.DataFrame(rec["history"])
-        parts.append(hist.assign(arch=rec["arch"], dataset=rec["dataset"], method=rec["method"], seed=rec["seed"]))
-    return write_csv(pd.concat(parts, ignore_index=True), args.out)
+    return write_csv(swt_tables.curves(swt_tables.records(args.inputs)), args.out)
 
 
-KINDS = {"swt_main": swt_main, "swt_curves": swt_curves, "runs": runs, "doublewin": doublewin, "transfer-attack": transfer_attack,
+def swt_abstract(args):
+    """The abstract's claims computed from the reproduced main table, beside the published ones."""
+    return write_csv(swt_tables.abstract(pd.read_csv(args.inputs[0])), args.out)
+
+
+KINDS = {"swt_main": swt_main, "swt_curves": swt_curves, "swt_abstract": swt_abstract,
+         "runs": runs, "doublewin": doublewin, "transfer-attack": transfer_attack,
          "similarity": similarity, "kernels": kernels, "concat": concat}

@@ -51,9 +51,11 @@ class TrainHParams:
     eval_view: AugmentHParams = field(default_factory=AugmentHParams)
     eval_batch_size: int = 256
     steps_per_epoch: int | None = None  # optimiser steps per epoch at most (None: the whole split)
-    kd_alpha: float = 0.0  # knowledge distillation weight (needs a teacher)
+    kd_ce: float = 1.0  # distillation (Chen et al. 2021): weight of the cross-entropy on the labels
+    kd_weights: tuple = ()  # one weight per teacher, on T^2 x soft-target cross-entropy (teachers in order)
     kd_temperature: float = 2.0
     precision: str = "auto"  # engine: auto (bf16 autocast on CUDA that has it, else fp32) | fp32 | bf16
+    eval_precision: str = "fp32"  # engine: evaluation in fp32 (default) | bf16 | train (as training)
     compile: bool = False  # engine: torch.compile the model for the attack and training passes
     batch_split: int = 1  # engine: GPUs the batch is meant for; fewer processes accumulate micro-batches
 

@@ -1,7 +1,8 @@
 """FLOPs with torch's own counter (torch.utils.flop_counter): FLOPs = 2 x multiply-accumulates.
 
-Sparse inference FLOPs count each conv / linear layer as its dense FLOPs times its density;
-training FLOPs count every attack pass: per image per epoch, (attack steps + 1) passes of
+Sparse inference FLOPs count each conv / linear layer as its dense FLOPs times its density
+(per-layer rule) or, as the authors' flops.py does, the whole dense model's FLOPs times the
+global density (global rule); training FLOPs count every attack pass: per image per epoch, (attack steps + 1) passes of
 1 forward + 2 backward (3 x inference FLOPs) under that epoch's mask.
 """
 
@@ -37,3 +38,9 @@ def inference_flops(layer_flops, total, densities=None):
 def training_flops(per_epoch_inference, n_images, attack_steps):
     """Sum over epochs of n_images x (attack_steps + 1) passes x 3 x inference FLOPs."""
     return sum(n_images * (attack_steps + 1) * 3 * f for f in per_epoch_inference)
+
+
+def global_inference_flops(total, density):
+    """The authors' rule (Sparsity-Win-Robust-Generalization flops.py: `flops(...) * args.density`):
+    the whole dense model's FLOPs of one image times the global density of the masked weights."""
+    return total * density

@@ -98,10 +98,10 @@ def _report(f, b, hp):
     return f + (f + attack["steps"] * b if attack else 0.0)
 
 
-def _training(hp, n_train, n_val, cost, teacher=False):
+def _training(hp, n_train, n_val, cost, teachers=0):
     a, b, f = cost
     attack = hp.get("train_attack")
-    per_epoch = n_train * (a + (attack["steps"] * b if attack else 0.0) + (f if teacher else 0.0))
+    per_epoch = n_train * (a + (attack["steps"] * b if attack else 0.0) + teachers * f)
     select = hp.get("select", "last")
     if select == "ra":
         per_epoch += n_val * _report(f, b, hp)
@@ -139,7 +139,10 @@ def job_seconds(script, spec, price):
         cost = price(spec["arch"], _size(spec, ds))
         n_train, n_val, n_test = _counts(ds)
         hp = spec["train"]
-        seconds = _training(hp, n_train, n_val, cost, teacher=bool(hp.get("kd_alpha")))
+        seconds = _training(hp, n_train, n_val, cost, teachers=len(hp.get("kd_weights", ())))
+        if spec.get("swa"):  # each averaged epoch: a batch-norm pass, validation and test of the average
+            averaged = hp["epochs"] - spec["swa"]["start"] + 1
+            seconds += max(0, averaged) * (n_train * cost[2] + (n_val + n_test) * _report(cost[2], cost[1], hp))
         seconds += hp["epochs"] * n_test * _report(cost[2], cost[1], hp)  # the per-epoch test curve
         seconds += 2 * (n_test + n_train) * _report(cost[2], cost[1], hp)  # best and final models
         if spec.get("robust_bird"):  # stage 1 until the early-bird ticket: its full length, an upper bound

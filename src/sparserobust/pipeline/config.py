@@ -10,6 +10,7 @@ import yaml
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 IMP_PRUNERS = ("imp_st", "imp_at")  # iterative: round k prunes round k-1's re-trained ticket
 PRUNERS = (*IMP_PRUNERS, "omp", "random", "dense")
+REGIMES = ("standard", "adversarial")  # downstream training: clean (ST) or PGD adversarial (AT)
 # rules whose jobs train or evaluate networks: they ask for GPUs and start through scripts/launch.py
 GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory", "landscape", "swt_dense",
              "swt_sparse")
@@ -112,6 +113,7 @@ def _semantic(cfg):
     for i, r in enumerate(cfg["transfer"].get("rounds", [])):
         if r > cfg["imp"]["rounds"]:
             fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")
+    data_limited_regimes(cfg)
     _check_analysis(cfg, fail)
     for i, name in enumerate(cfg.get("swt", {}).get("datasets", [])):
         if name not in datasets:
@@ -142,6 +144,16 @@ def _check_analysis(cfg, fail):
         fail("analysis.fig6.seed", f"seed {an['fig6']['seed']} is not in seeds {cfg['seeds']}")
     if an["fig7"]["data"] not in data_labels(cfg):
         fail("analysis.fig7.data", f"{an['fig7']['data']!r} is not one of {data_labels(cfg)}")
+    if an["fig7"]["data"] != "full" and "standard" not in data_limited_regimes(cfg):
+        fail("analysis.fig7.data", f"{an['fig7']['data']!r} has no double-win verdict: data-limited transfer runs "
+             "only the regimes in transfer.data_limited_regimes; add standard there or use full")
+    k = an["fig7"]["round"]
+    if k > cfg["imp"]["rounds"]:
+        fail("analysis.fig7.round", f"round {k} is beyond imp.rounds = {cfg['imp']['rounds']}: Fig. 7 compares "
+             "the IMP tickets of one round that every pre-training reaches")
+    if k not in rounds(cfg):
+        fail("analysis.fig7.round", f"round {k} is not among the transferred rounds {rounds(cfg)}, so no "
+             "double-win verdict exists for it")
     _check_train(cfg["transfer"]["regimes"]["adversarial"] | an["table_a2"]["train"],
                  "analysis.table_a2.train", fail)
 
@@ -160,10 +172,26 @@ def analysis(cfg):
         "fig6": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "regime": "adversarial",
                  "seed": cfg["seeds"][0], "resolution": 51, "span": 1.0, "test_size": 1000,
                  "checkpoint_every": 1, "attack": attack, **an.get("fig6", {})},
-        "fig7": {"dataset": datasets[0], "data": "full", **an.get("fig7", {})},
+        "fig7": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "data": "full",
+                 "pointwise": "separate", **an.get("fig7", {})},
         "table_a2": {"datasets": datasets[:1], "seed": 1000, "train": {}, "attack": attack,
                      **an.get("table_a2", {})},
     }
+
+
+def data_limited_regimes(cfg):
+    """The downstream regimes run on the data-limited splits (Fig. 5), in REGIMES order. Default:
+    adversarial only, as in the authors' code (VITA-Group/Double-Win-LTH): the limited-data option
+    --data_number exists only in main_adv_eval.py and main_adv_eval_svhn.py, not in main_std_eval.py."""
+    chosen = cfg["transfer"].get("data_limited_regimes", ["adversarial"])
+    for i, regime in enumerate(chosen):
+        if regime not in REGIMES:
+            raise ConfigError(f"invalid config:\n  transfer.data_limited_regimes[{i}]: unknown regime {regime!r}; "
+                              f"known: {', '.join(REGIMES)}")
+    if not chosen:
+        raise ConfigError("invalid config:\n  transfer.data_limited_regimes: name at least one regime "
+                          "(leave out data_fractions to run no data-limited transfer)")
+    return [r for r in REGIMES if r in chosen]
 
 
 def data_label(fraction):

@@ -79,6 +79,8 @@ def transfer(cfg, init, pruner, k, name, data, regime, seed):
     a2 = config_mod.analysis(cfg)["table_a2"]
     if regime == "adversarial" and name in a2["datasets"]:
         spec["transfer_attack"] = a2["attack"]
+    if regime == "adversarial" and autoattack(cfg):
+        spec["autoattack"] = autoattack(cfg)
     return spec
 
 
@@ -101,6 +103,7 @@ def trajectory(cfg, init):
     pruner, k = fig6_ticket(cfg)
     spec = transfer(cfg, init, pruner, k, f6["dataset"], "full", f6["regime"], f6["seed"])
     spec.pop("transfer_attack", None)
+    spec.pop("autoattack", None)
     spec["checkpoint_every"] = f6["checkpoint_every"]
     return spec
 
@@ -117,11 +120,22 @@ def dumps(spec):
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
+TEACHERS = ("standard", "adversarial")  # the order of kd_weights and of the --teacher files
+
+
+def autoattack(cfg):
+    """The config's AutoAttack settings for a job, or None when switched off."""
+    aa = cfg.get("autoattack")
+    return dict(aa) if aa and aa.get("enabled", True) else None
+
+
 def swt(cfg, arch, name, method, seed):
-    """One Sparsity Winning Twice run: METHOD or METHOD-kd_swa."""
+    """One Sparsity Winning Twice run: METHOD or METHOD-kd_swa, or "standard" (the standard teacher)."""
     sw = cfg["swt"]
     base, _, reg = method.partition("-")
     train = dict(sw["train"])
+    if base == "standard":  # Chen et al.'s standard teacher: the same schedule without attack, best SA
+        train.update(train_attack=None, select="sa", **sw["kd_swa"].get("standard_teacher", {}))
     spec = {**common(cfg), "arch": arch, "dataset": prepared(cfg, name), "method": base, "method_label": method,
             "seed": int(seed), "density": sw["density"], "train": train}
     if base == "robust_bird":
@@ -132,6 +146,8 @@ def swt(cfg, arch, name, method, seed):
         spec["flying_bird_plus"] = sw["flying_bird_plus"]
     if reg == "kd_swa":
         kd = sw["kd_swa"]
-        train.update(kd_alpha=kd["alpha"], kd_temperature=kd["temperature"])
-        spec["swa_start"] = kd["swa_start"]
+        train.update(kd_ce=kd["ce"], kd_weights=[kd["teachers"][t] for t in TEACHERS], kd_temperature=kd["temperature"])
+        spec["swa"] = {"start": kd["swa_start"], "every": kd.get("swa_every", 1)}
+    if base != "standard" and autoattack(cfg):
+        spec["autoattack"] = autoattack(cfg)
     return spec

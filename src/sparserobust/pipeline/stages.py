@@ -9,7 +9,7 @@ from ..foundations import hparams, provenance
 from ..lottery import masks, pruning
 from ..models import pretrained as weights
 from ..models import registry as models
-from ..training import checkpoint, engine, evaluate
+from ..training import autoattack, checkpoint, engine, evaluate, precision, selection
 from . import config
 
 
@@ -118,29 +118,36 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
     hp = hparams.from_spec(spec, spec["train"])
     device = engine.pick_device(spec["device"])
     model = models.prepare(model, device)
+    best_sa = selection.BestOf("val_sa") if hp.select == "ra" else None  # main_adv_eval.py keeps both
     history, best, state = engine.train(model, splits, hp, device, spec["seed"], mask=mask, log=log,
-                                        checkpoint=checkpoint.resume_path(out))
+                                        checkpoint=checkpoint.resume_path(out), hooks=best_sa.hooks() if best_sa else None)
     model.load_state_dict(state)
     test_data = data.to_device(splits["test"], device)
-    autocast = engine.autocast_for(device, hp.precision)
-    test = evaluate.report(model, test_data, device, hp, autocast, spec["seed"])
+    test = evaluate.report(model, test_data, device, hp, spec["seed"])  # fp32 unless engine.eval_precision
     if spec.get("transfer_attack") and attack_source:
         source = weights.load_trained(spec, attack_source, device)
         acc, loss = evaluate.accuracy(model, test_data, device, hp.eval_batch_size, hp.eval_view,
-                                      hparams.attack(spec["transfer_attack"]), spec["seed"], autocast, source)
+                                      hparams.attack(spec["transfer_attack"]), spec["seed"],
+                                      precision.eval_autocast(device, hp), source)
         test.update(transfer_ra=100 * acc, transfer_ra_loss=loss)
+    if spec.get("autoattack") and hp.eval_attack is not None:
+        aa = autoattack.from_spec(spec["autoattack"], hp.eval_attack)
+        test["aa"], _ = autoattack.robust_accuracy(model, test_data, device, aa, spec["dataset"]["num_classes"],
+                                                   hp.eval_view)
+        test["aa_images"] = min(aa.n or len(test_data), len(test_data))
+    also = best_sa.test(model, test_data, device, hp, spec["seed"], "best_sa") if best_sa else {}
     record = {"init": spec["init"], "pruner": spec["pruner"], "round": spec["round"],
               "sparsity": masks.sparsity(mask), "dataset": spec["dataset"]["key"],
               "data": spec.get("data", "full"), "n_train": len(splits["train"]),
               "subset": spec.get("subset", "first"), "regime": spec["regime"],
               "seed": spec["seed"], "best_epoch": best["epoch"] if best else 0,
-              **{f"test_{k}": v for k, v in test.items()}, "history": history,
+              **{f"test_{k}": v for k, v in test.items()}, **also, "history": history,
               "seconds": time.time() - start, "device": str(device),
               "provenance": provenance.record(spec, spec["seed"], weights=str(weights_path),
                                               ticket=str(ticket_path), attack_source=attack_source)}
     provenance.write_json(out, record)
     checkpoint.finished(out)
-    log(f"test: {test}")
+    log(f"test: {test}" + (f"; best-SA checkpoint: {also}" if also else ""))
 
 
 def train_attack_source(spec, out, log):
@@ -200,7 +207,7 @@ def landscape(spec, trajectory_path, out, log):
     test = data.to_device(test.take(slice(0, min(spec["test_size"], len(test)))), device)
     attack = hparams.attack(spec["attack"]) if spec["attack"] else None
     kw = dict(view=hparams.augment(spec["eval_view"]), attack=attack, seed=spec["seed"],
-              autocast=engine.autocast_for(device, spec.get("engine", {}).get("precision", "auto")))
+              autocast=precision.eval_autocast(device, hparams.from_spec(spec, {"epochs": 0, "lr": 0, "batch_size": 1})))
     gen = torch.Generator().manual_seed(spec["seed"])
     d1, d2 = ls.random_direction(model.net, mask, gen), ls.random_direction(model.net, mask, gen)
     axis, loss, acc = ls.grid(model, d1, d2, test, device, spec["span"], spec["resolution"], **kw)

@@ -50,31 +50,56 @@ def cosine_rate(step, total, start=0.5, end=0.005):
     return end + (start - end) * (1 + math.cos(math.pi * min(step, total) / max(1, total))) / 2
 
 
-def prune_and_grow(weights, mask, rate, generator, grads=None, extra_prune=0.0, grow_factor=1.0):
-    """Per layer: drop the ceil(rate * nnz) (+ ceil(extra_prune * nnz)) smallest-magnitude kept
-    weights, then regrow round(grow_factor * ceil(rate * nnz)) at zero positions that were zero
-    before this step (never one just pruned): at random, or by largest |grad| when given."""
-    new = {}
+def prune_and_grow(weights, mask, rate, generator, grads=None, extra_prune=0.0, grow_factor=1.0,
+                   count="approximate"):
+    """One topology update, in the order of the authors' sparselearning `truncate_weights`
+    (Sparsity-Win-Robust-Generalization, sparselearning/core.py): per layer, prune the
+    ceil(rate * nnz) smallest-magnitude kept weights (Flying Bird+: ceil(extra_prune * nnz) more),
+    then regrow grow_factor x ceil(rate * nnz) among ALL zero positions after pruning (just
+    pruned ones included): at random, or by largest |grad| when `grads` are given.
+
+    count: "approximate" = the authors' Bernoulli draw (each zero position grows with probability
+    n_grow / n_zero, so the count is right in expectation); "exact" = exactly n_grow positions, so
+    without Flying Bird+'s extra prune / growth every layer keeps its number of weights exactly.
+    Returns (new mask, grown): grown marks the positions that grow (they start from zero).
+    """
+    if count not in ("approximate", "exact"):
+        raise ValueError(f"swt.flying_bird.regrow_count {count!r}: use approximate or exact")
+    new, grown = {}, {}
     for name, m in mask.items():
         flat = m.flatten().clone()
         kept = flat.nonzero().flatten()
         nnz = kept.numel()
-        n_prune = min(nnz, math.ceil(rate * nnz) + (math.ceil(extra_prune * nnz) if extra_prune else 0))
-        n_grow = round(grow_factor * math.ceil(rate * nnz))
-        candidates = (~flat).nonzero().flatten()  # zero before this step
+        n_normal = min(nnz, math.ceil(rate * nnz))
+        n_prune = min(nnz, n_normal + (math.ceil(extra_prune * nnz) if extra_prune else 0))
         if n_prune:
             mags = weights[name].detach().flatten()[kept].abs().float().cpu()
             flat[kept[torch.sort(mags, stable=True).indices[:n_prune]]] = False
-        n_grow = min(n_grow, candidates.numel())
-        if n_grow:
-            if grads is not None:
-                score = grads[name].detach().flatten()[candidates].abs().float().cpu()
-                pick = torch.sort(score, descending=True, stable=True).indices[:n_grow]
-            else:
-                pick = torch.randperm(candidates.numel(), generator=generator)[:n_grow]
-            flat[candidates[pick]] = True
-        new[name] = flat.view_as(m)
-    return new
+        zeros = (~flat).nonzero().flatten()  # after pruning: the just-pruned positions are candidates
+        n_grow = min(zeros.numel(), n_normal * grow_factor)
+        pick = zeros[:0]
+        if n_grow and grads is not None:
+            score = grads[name].detach().flatten()[zeros].abs().float().cpu()
+            pick = zeros[torch.sort(score, descending=True, stable=True).indices[:round(n_grow)]]
+        elif n_grow and count == "exact":
+            pick = zeros[torch.randperm(zeros.numel(), generator=generator)[:round(n_grow)]]
+        elif n_grow:
+            pick = zeros[torch.rand(zeros.numel(), generator=generator) < n_grow / zeros.numel()]
+        flat[pick] = True
+        g = torch.zeros_like(flat)
+        g[pick] = True
+        new[name], grown[name] = flat.view_as(m), g.view_as(m)
+    return new, grown
+
+
+def update_interval(schedule, every, epochs_done):
+    """The prune-and-grow interval in iterations once `epochs_done` epochs are finished: `every`,
+    or the last [epoch, interval] pair of `schedule` whose epoch has been reached (Flying Bird's
+    scripts pass --dynamic_fre: 900 iterations, 1200 once more than half the epochs are done)."""
+    for epoch, interval in sorted(schedule or []):
+        if epochs_done >= epoch:
+            every = interval
+    return every
 
 
 def hamming(a, b):

@@ -3,7 +3,8 @@
 Options: a train attack (adversarial training) or none, a fixed mask (applied once after
 every optimiser step) or none, the LR schedule, and model selection on the validation
 split (best SA, best RA, or the last epoch). Data stays on the device and is augmented
-there in batches; bf16 autocast on GPUs that support it, fp32 on the CPU.
+there in batches; bf16 autocast for training on GPUs that support it, fp32 on the CPU;
+validation and every test metric in fp32 (TrainHParams.eval_precision).
 """
 
 import copy
@@ -34,11 +35,11 @@ def pick_device(name="auto", log=None):
 class Hooks:
     """What a stage adds to the plain loop: a `sparsifier` that sees every optimiser step
     (after_step may change the mask in place) and every epoch record (after_epoch) and ends
-    training by setting `stop`; a distillation `teacher` (used when hp.kd_alpha > 0); `on_epoch(rec,
+    training by setting `stop`; distillation `teachers` (a tuple, weighted by hp.kd_weights); `on_epoch(rec,
     model)` after every epoch; `extra_state` = (get, set), the stage's own state in checkpoints."""
 
     sparsifier: object | None = None
-    teacher: torch.nn.Module | None = None
+    teachers: tuple = ()
     on_epoch: Callable | None = None
     extra_state: tuple | None = None
 
@@ -46,7 +47,7 @@ class Hooks:
 def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None, hooks=None):
     """Train `model` (a models.Normalized) and return (history, best epoch record, best state).
 
-    `hooks` (Hooks, optional): a sparsifier, a teacher, a per-epoch callback, extra state.
+    `hooks` (Hooks, optional): a sparsifier, teachers, a per-epoch callback, extra state.
     `checkpoint` (a path): the full training state is saved there after every epoch and on
     SIGTERM (then the process exits with 143), and a run finds it and continues; the result
     equals an uninterrupted run.
@@ -97,7 +98,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
                    "extra": extra_state[0]() if extra_state is not None else None, "epoch": epoch,
                    "batch": batch, "sums": sums, "gen_epoch_start": gen_epoch_start})
 
-    ctx = StepContext(hp, device, opt, gen, dev_gen, autocast, mask, sparsifier, hooks.teacher, nets)
+    ctx = StepContext(hp, device, opt, gen, dev_gen, autocast, mask, sparsifier, tuple(hooks.teachers), nets)
     bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
     steps = (hp.steps_per_epoch or -(-len(splits["train"]) // hp.batch_size)) if bar else 0
     for epoch in range(start_epoch, hp.epochs):
@@ -120,8 +121,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
         partial = None
         if hp.select != "last" and "val" in splits:
             val_hp = hp if hp.select == "ra" else _clean(hp)
-            rec.update({f"val_{k}": v for k, v in evaluate.report(model, splits["val"], device, val_hp,
-                                                                   autocast, seed).items()})
+            rec.update({f"val_{k}": v for k, v in evaluate.report(model, splits["val"], device, val_hp, seed).items()})
         rec["seconds"] = time.time() - start
         if bar:
             sys.stdout.write("\r\033[K")

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import arrays as data_mod
-from . import attacks
+from . import attacks, precision
 
 
 def full(t):
@@ -36,8 +36,10 @@ def accuracy(model, data, device, batch_size, view=None, attack=None, seed=0,
     return correct / n, loss_sum / n
 
 
-def report(model, data, device, hp, autocast=contextlib.nullcontext, seed=0):
-    """SA (and RA when hp.eval_attack is set) in percent, with the losses."""
+def report(model, data, device, hp, seed=0):
+    """SA (and RA when hp.eval_attack is set) in percent, with the losses, in hp.eval_precision
+    (fp32 by default, whatever the training precision)."""
+    autocast = precision.eval_autocast(device, hp)
     sa, sa_loss = accuracy(model, data, device, hp.eval_batch_size, hp.eval_view, None, seed, autocast)
     out = {"sa": 100 * sa, "sa_loss": sa_loss}
     if hp.eval_attack is not None:

@@ -3,18 +3,17 @@ distillation), the optimiser step and the mask applied after it; autocast by Tra
 
 import contextlib
 import dataclasses
-import functools
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..data import arrays as data_mod
 from ..foundations import distributed
 from ..foundations.hparams import TrainHParams
 from ..lottery import masks
 from . import attacks, evaluate, optim
+from .precision import autocast_for  # noqa: F401  (re-exported)
 
 
 @dataclasses.dataclass
@@ -22,8 +21,8 @@ class StepContext:
     """What every step of an epoch needs besides the model and the data: the hyperparameters, the
     device, the optimiser, the generators of data order (CPU) and attack starts (device), the
     autocast context, and the optional mask (applied after each step), sparsifier (sees every
-    step), distillation teacher and (attack model, training-pass model) when they differ from the
-    model (compiled, DDP)."""
+    step), distillation teachers (a tuple, weighted by hp.kd_weights) and (attack model,
+    training-pass model) when they differ from the model (compiled, DDP)."""
 
     hp: TrainHParams
     device: torch.device
@@ -33,20 +32,8 @@ class StepContext:
     autocast: Callable = contextlib.nullcontext
     mask: dict | None = None
     sparsifier: object | None = None
-    teacher: nn.Module | None = None
+    teachers: tuple = ()
     nets: tuple | None = None
-
-
-def autocast_for(device, precision="auto"):
-    """The autocast context of TrainHParams.precision: auto = bf16 on CUDA GPUs that support it,
-    fp32 elsewhere; bf16 forces bf16 autocast (on the CPU too); fp32 turns it off."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"engine.precision {precision!r}: use auto, fp32 or bf16")
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    if precision == "bf16":
-        return functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext
 
 
 def compiled(model, hp, device):
@@ -58,15 +45,29 @@ def compiled(model, hp, device):
     return attack_net, attack_net if fwd is model else torch.compile(fwd)
 
 
-def _loss(logits, y, x, hp, teacher):
+def soft_cross_entropy(logits, teacher_logits, temperature):
+    """T^2 x cross-entropy of the student's softened prediction against the teacher's softened one,
+    averaged over the batch: Chen et al. 2021's `loss_fn_kd` (utils.py, Alleviate-Robust-Overfitting).
+    It differs from T^2 x KL only by the teacher's entropy, a constant, so the gradients are the same."""
+    target = F.softmax(teacher_logits / temperature, dim=1)
+    return -(target * F.log_softmax(logits / temperature, dim=1)).sum(1).mean() * temperature ** 2
+
+
+def _loss(logits, y, x, hp, teachers):
+    """Cross-entropy on the labels; with teachers (distillation on the same, adversarial, inputs):
+    kd_ce x CE + sum_i kd_weights[i] x soft_cross_entropy(student, teacher_i)."""
     logits = evaluate.full(logits)
     loss = F.cross_entropy(logits, y)
-    if teacher is None or not hp.kd_alpha:
+    if not teachers or not hp.kd_weights:
         return loss
-    with torch.no_grad():
-        target = F.softmax(evaluate.full(teacher(x)) / hp.kd_temperature, dim=1)
-    kd = F.kl_div(F.log_softmax(logits / hp.kd_temperature, dim=1), target, reduction="batchmean")
-    return (1 - hp.kd_alpha) * loss + hp.kd_alpha * hp.kd_temperature ** 2 * kd
+    if len(teachers) != len(hp.kd_weights):
+        raise ValueError(f"{len(hp.kd_weights)} distillation weights for {len(teachers)} teachers")
+    total = hp.kd_ce * loss
+    for weight, teacher in zip(hp.kd_weights, teachers, strict=True):
+        with torch.no_grad():
+            target = evaluate.full(teacher(x))
+        total = total + weight * soft_cross_entropy(logits, target, hp.kd_temperature)
+    return total
 
 
 def micro_cap(hp):
@@ -124,18 +125,19 @@ def train_epoch(model, train, ctx, resume=None, on_step=None):
             with contextlib.nullcontext() if last or not hasattr(fwd, "no_sync") else fwd.no_sync():
                 with ctx.autocast():
                     logits = fwd(xp)
-                    loss = _loss(logits, yp, xp, hp, ctx.teacher)
+                    loss = _loss(logits, yp, xp, hp, ctx.teachers)
                 (loss * (len(yp) / len(y)) if len(parts) > 1 else loss).backward()
             loss_sum += loss.detach() * len(yp)
             correct += (logits.argmax(1) == yp).sum()
         opt.step()
         opt.steps += 1
-        if ctx.sparsifier is not None:  # dynamic sparsity: the mask may change; momentum follows it
-            ctx.sparsifier.after_step(opt.steps, opt)
-            if mask is not None:
+        if mask is not None:  # masks after the step; under dynamic sparsity momentum too, so that a
+            masks.apply(model.net, mask)  # position grown later starts from zero weight and momentum
+            if ctx.sparsifier is not None:
                 masks.apply_momentum(opt, model.net, mask)
-        if mask is not None:
-            masks.apply(model.net, mask)
+        if ctx.sparsifier is not None and ctx.sparsifier.after_step(opt.steps, opt) and mask is not None:
+            masks.apply(model.net, mask)  # the sparsifier changed the mask in place (prune and grow)
+            masks.apply_momentum(opt, model.net, mask)
         n += len(y)
         if on_step is not None:
             on_step(i + 1, lambda n=n, s=loss_sum, c=correct: (float(s), int(c), n))  # read (a device sync) on demand
