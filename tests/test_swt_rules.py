@@ -178,3 +178,55 @@ def test_autoattack_is_no_weaker_than_pgd_on_a_trained_model():
     assert aa <= 100 * pgd_ra and aa_clean == pytest.approx(100 * clean)
     assert not model.training  # the attack left the model as it found it
     assert evaluate.accuracy(model, test, CPU, 48)[0] == clean
+
+
+def test_a_preempted_flying_bird_plus_swa_run_resumes_to_the_same_record(tmp_path, monkeypatch):
+    import copy
+    import json
+    import os
+    import signal
+
+    import yaml
+
+    from conftest import ROOT
+    from sparserobust.pipeline import jobs
+    from sparserobust.sparse import dynamic
+
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg.pop("autoattack")
+    cfg["datasets"]["demo_swt_a"].update(train_size=200, val_size=50, test_size=50)
+    sw = cfg["swt"]
+    sw["train"]["epochs"] = 4
+    sw["flying_bird"].update(update_every=3, update_schedule=[[2, 5]])
+    sw["flying_bird_plus"].update(start_epoch=1, window=2)
+    spec = jobs.swt(cfg, sw["archs"][0], "demo_swt_a", "flying_bird_plus", 0)
+    spec["swa"] = {"start": 2, "every": 1}  # SWA without teachers: the averaging's state resumes too
+
+    def record(name):
+        rec = json.loads((tmp_path / name).read_text())
+        rec.pop("seconds")
+        for h in rec["history"]:
+            h.pop("seconds")
+        return rec
+
+    swt.run(copy.deepcopy(spec), str(tmp_path / "whole.json"), lambda m: None)
+    original = dynamic.FlyingBird.after_step
+
+    def preempting(self, step, opt):
+        if step == 17:  # inside epoch 3 (7 steps per epoch), after an update at step 15
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, step, opt)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        monkeypatch.setattr(dynamic.FlyingBird, "after_step", preempting)
+        with pytest.raises(SystemExit) as stop:
+            swt.run(copy.deepcopy(spec), str(tmp_path / "parts.json"), lambda m: None)
+        assert stop.value.code == 143 and not (tmp_path / "parts.json").exists()
+        monkeypatch.setattr(dynamic.FlyingBird, "after_step", original)
+        swt.run(copy.deepcopy(spec), str(tmp_path / "parts.json"), lambda m: None)
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    whole, parts = record("whole.json"), record("parts.json")
+    assert whole["density_log"] and any(h.get("swa_test_ra") is not None for h in whole["history"])
+    assert parts == whole

@@ -118,7 +118,7 @@ def swt_teacher(wildcards):
     if wildcards.method.endswith("-kd_swa"):
         return [
             f"{R}/swt/{wildcards.arch}/{wildcards.dataset}/{name}/seed{wildcards.seed}.pt"
-            for name in ("standard", "dense")
+            for name in (jobs.TEACHER_RUNS[t] for t in jobs.TEACHERS)
         ]
     return []
 

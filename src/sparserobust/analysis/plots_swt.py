@@ -11,6 +11,8 @@ METHOD_ORDER = ["dense", "robust_bird", "flying_bird", "flying_bird_plus"]
 def swt_overfitting(table_path, out, title=""):
     """Test RA over epochs per method (robust overfitting), a panel per (arch, dataset)."""
     t = pd.read_csv(table_path)
+    if "swa_test_ra" in t:  # "-kd_swa" rows report the averaged model from its first averaged epoch
+        t["test_ra"] = t["swa_test_ra"].fillna(t["test_ra"])
     keys = sorted(t[["arch", "dataset"]].drop_duplicates().itertuples(index=False, name=None))
     fig, axes = style.grid([0], keys, 4.0, 3.0)
     order = style.ordered(t["method"], METHOD_ORDER)
@@ -65,17 +67,21 @@ def swt_table(table_path, out, title=""):
     t = pd.read_csv(table_path).sort_values(["arch", "dataset", "method"])
     aa = t["best_test_aa"] if "best_test_aa" in t else pd.Series([float("nan")] * len(t), index=t.index)
     aa_final = t["final_test_aa"] if "final_test_aa" in t else aa
+    nan = pd.Series([float("nan")] * len(t), index=t.index)
+    eb = t["published_rule"].fillna("").str.startswith("train_eb")  # published by train_eb.py's rule
+    pub_best, pub_gap = t["published_best_ra"].where(~eb, nan), t["published_gap"].where(~eb, nan)
+    pub_max, pub_running = t["published_best_ra"].where(eb, nan), t["published_gap"].where(eb, nan)
     shown = pd.DataFrame({
         "arch": t["arch"], "dataset": t["dataset"], "method": t["method"],
         "RA best/final": [_pair(a, b) for a, b in zip(t["best_test_ra"], t["final_test_ra"])],
-        "published": [f"{_pub(a)} / {_pub(b)}" for a, b in zip(t["published_best_ra"], t["published_final_ra"])],
-        "RA max (train_eb)": t["max_test_ra"].map(_pub),
+        "published": [f"{_pub(a)} / {_pub(b)}" for a, b in zip(pub_best, t["published_final_ra"])],
+        "RA max, train_eb (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["max_test_ra"], pub_max)],
         "AutoAttack best/final": [_pair(a, b) for a, b in zip(aa, aa_final)],
         "SA best/final (pub.)": [f"{_pair(a, b)} ({_pub(c)} / {_pub(d)})" for a, b, c, d in
                                  zip(t["best_test_sa"], t["final_test_sa"], t["published_best_sa"], t["published_final_sa"])],
         "overfit (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["robust_overfitting"], t["published_overfitting"])],
-        "gap (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["final_gap"], t["published_gap"])],
-        "gap running (train_eb)": t["final_gap_running"].map(_pub),
+        "gap (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["final_gap"], pub_gap)],
+        "gap running, train_eb (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["final_gap_running"], pub_running)],
         "density": t["final_density"].map("{:.3f}".format),
         "FLOPs saved train/inf, per layer": [f"{a:.1f} / {b:.1f} %" for a, b in
                                              zip(t["train_flops_saving"], t["inference_flops_saving"])],

@@ -141,7 +141,7 @@ def job_seconds(script, spec, price):
         hp = spec["train"]
         seconds = _training(hp, n_train, n_val, cost, teachers=len(hp.get("kd_weights", ())))
         if spec.get("swa"):  # each averaged epoch: a batch-norm pass, validation and test of the average
-            averaged = hp["epochs"] - spec["swa"]["start"] + 1
+            averaged = -(-(hp["epochs"] - spec["swa"]["start"] + 1) // spec["swa"].get("every", 1))
             seconds += max(0, averaged) * (n_train * cost[2] + (n_val + n_test) * _report(cost[2], cost[1], hp))
         seconds += hp["epochs"] * n_test * _report(cost[2], cost[1], hp)  # the per-epoch test curve
         seconds += 2 * (n_test + n_train) * _report(cost[2], cost[1], hp)  # best and final models

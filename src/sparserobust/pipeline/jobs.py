@@ -121,6 +121,7 @@ def dumps(spec):
 
 
 TEACHERS = ("standard", "adversarial")  # the order of kd_weights and of the --teacher files
+TEACHER_RUNS = {"standard": "standard", "adversarial": "dense"}  # the swt_dense run that is each teacher
 
 
 def autoattack(cfg):
@@ -135,7 +136,7 @@ def swt(cfg, arch, name, method, seed):
     base, _, reg = method.partition("-")
     train = dict(sw["train"])
     if base == "standard":  # Chen et al.'s standard teacher: the same schedule without attack, best SA
-        train.update(train_attack=None, select="sa", **sw["kd_swa"].get("standard_teacher", {}))
+        train.update(train_attack=None, eval_attack=None, select="sa", **sw["kd_swa"].get("standard_teacher", {}))
     spec = {**common(cfg), "arch": arch, "dataset": prepared(cfg, name), "method": base, "method_label": method,
             "seed": int(seed), "density": sw["density"], "train": train}
     if base == "robust_bird":

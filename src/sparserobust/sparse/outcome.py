@@ -15,13 +15,20 @@ rule (`flops.py`: the whole dense model's FLOPs x the global density), columns *
 from ..models import flops
 
 
-def definitions(history, results):
-    """The train_eb.py variants from the per-epoch history (test_ra, train_acc) and final test RA."""
-    test_ra = [r["test_ra"] for r in history if "test_ra" in r]
-    train_acc = [r["train_acc"] for r in history]
+def definitions(history, results, averaged=False):
+    """The train_eb.py variants from the per-epoch history (test_ra, train_acc) and final test RA.
+
+    averaged: the run reports its SWA model, so the highest test RA is over the averaged models'
+    (swa_test_ra), and the running-accuracy gap is left out: the running training accuracy is the
+    student's, not the reported model's."""
+    key = "swa_test_ra" if averaged else "test_ra"
+    test_ra = [r[key] for r in history if key in r]
     if not test_ra or "final_test_ra" not in results:
         return {}
     best = max(test_ra)
+    if averaged:
+        return {"max_test_ra": best}
+    train_acc = [r["train_acc"] for r in history]
     return {"max_test_ra": best, "final_gap_running": train_acc[-1] - results["final_test_ra"],
             "best_gap_running": max(train_acc) - best}
 

@@ -39,6 +39,7 @@ class SWA:
         if mask is not None:
             masks.apply(model.net, mask)
         norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [mod.momentum for mod in norms]
         for mod in norms:
             mod.reset_running_stats()
             mod.momentum = None  # cumulative average over the pass
@@ -46,8 +47,8 @@ class SWA:
         for x, _ in data.batches(train, hp.batch_size, device, hp.augment, torch.Generator().manual_seed(seed),
                                  shuffle=True):
             model(x)
-        for mod in norms:
-            mod.momentum = 0.1
+        for mod, momentum in zip(norms, momenta, strict=True):
+            mod.momentum = momentum
         return model.eval()
 
     def state(self):

@@ -112,6 +112,8 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
                 "swa": swa.state() if swa is not None else None}
 
     def set_state(state):
+        if "epoch_densities" not in state or (sparsifier is not None and "epochs_done" not in state["sparsifier"]):
+            raise ValueError(f"{resume}: written by an older version of this code; delete it to start the run again")
         per_epoch[:], epoch_densities[:] = state["per_epoch"], state["epoch_densities"]
         swa_best.update(state["swa_best"])
         if sparsifier is not None:
@@ -126,7 +128,7 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
     if swa_best:  # distillation + SWA runs report the averaged model (Chen et al. evaluate it on its own)
         best_state, final_state, best_epoch = swa_best["state"], swa_best["final"], swa_best["epoch"]
     results = _final_metrics(spec, model, splits, device, hp, best_state, final_state)
-    results.update(outcome.definitions(per_epoch, results))
+    results.update(outcome.definitions(per_epoch, results, averaged=bool(swa_best)))
     attack_steps = hp.train_attack.steps if hp.train_attack else 0
     final_d, final_density = _densities(mask)
     results.update(outcome.flop_counts(layer_flops, dense_total, epoch_densities, final_d, final_density, images,
