@@ -2,11 +2,16 @@
 FLOPs by both rules, Robust Bird's milestones and definitions, Flying Bird's update order and interval
 schedule, the two-teacher distillation loss, SWA, fp32 evaluation and AutoAttack."""
 
+import copy
 import dataclasses
+import json
+import os
+import signal
 
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import nn
 
 from sparserobust.data import arrays as data
@@ -15,10 +20,12 @@ from sparserobust.foundations import hparams
 from sparserobust.lottery import masks
 from sparserobust.models import flops
 from sparserobust.models import registry as models
-from sparserobust.sparse import birds, outcome, swt
-from sparserobust.sparse.dynamic import FlyingBird
+from sparserobust.pipeline import jobs
+from sparserobust.sparse import birds, dynamic, outcome, swt
 from sparserobust.sparse.swa import SWA
 from sparserobust.training import autoattack, engine, evaluate, optim, step
+
+from conftest import ROOT
 
 CPU = torch.device("cpu")
 
@@ -69,7 +76,7 @@ def test_flying_bird_update_interval_switches_at_its_iteration():
     assert birds.update_interval([[101, 1200]], 900, 101) == 1200
     net = nn.Linear(20, 10, bias=False)
     mask = {"weight": torch.rand(10, 20, generator=torch.Generator().manual_seed(0)) < 0.5}
-    fb = FlyingBird(net, mask, {"update_every": 4, "update_schedule": [[2, 6]], "rate_start": 0.5, "rate_end": 0.1},
+    fb = dynamic.FlyingBird(net, mask, {"update_every": 4, "update_schedule": [[2, 6]], "rate_start": 0.5, "rate_end": 0.1},
                     total_steps=20, seed=0)
     opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     for s in range(1, 21):  # 5 steps per epoch; the interval becomes 6 once 2 epochs are done (step 10)
@@ -90,7 +97,7 @@ def test_grown_weights_and_their_momentum_start_at_zero_in_the_engine_step():
     x, y = generate(1, 10, 8, 0, size=4)
     hp = hparams.train({"epochs": 1, "lr": 0.5, "batch_size": 8, "momentum": 0.9, "precision": "fp32"})
     opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-    fb = FlyingBird(model.net, mask, {"update_every": 1, "rate_start": 0.5, "rate_end": 0.5}, 1, seed=0)
+    fb = dynamic.FlyingBird(model.net, mask, {"update_every": 1, "rate_start": 0.5, "rate_end": 0.5}, 1, seed=0)
     ctx = step.StepContext(hp, CPU, opt, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1),
                            mask=mask, sparsifier=fb)
     step.train_epoch(model, data.ArrayData(x, y, 10), ctx)
@@ -181,17 +188,6 @@ def test_autoattack_is_no_weaker_than_pgd_on_a_trained_model():
 
 
 def test_a_preempted_flying_bird_plus_swa_run_resumes_to_the_same_record(tmp_path, monkeypatch):
-    import copy
-    import json
-    import os
-    import signal
-
-    import yaml
-
-    from conftest import ROOT
-    from sparserobust.pipeline import jobs
-    from sparserobust.sparse import dynamic
-
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg.pop("autoattack")
     cfg["datasets"]["demo_swt_a"].update(train_size=200, val_size=50, test_size=50)
