@@ -65,9 +65,8 @@ def swt_table(table_path, out, title=""):
     """RA by both code rules (utils.py: test RA at best val RA; train_eb.py: max test RA, running-accuracy
     gap), AutoAttack, and FLOPs saved by the per-layer rule and the authors' global rule."""
     t = pd.read_csv(table_path).sort_values(["arch", "dataset", "method"])
-    aa = t["best_test_aa"] if "best_test_aa" in t else pd.Series([float("nan")] * len(t), index=t.index)
-    aa_final = t["final_test_aa"] if "final_test_aa" in t else aa
     nan = pd.Series([float("nan")] * len(t), index=t.index)
+    aa, aa_final = t.get("best_test_aa", nan), t.get("final_test_aa", nan)
     eb = t["published_rule"].fillna("").str.startswith("train_eb")  # published by train_eb.py's rule
     pub_best, pub_gap = t["published_best_ra"].where(~eb, nan), t["published_gap"].where(~eb, nan)
     pub_max, pub_running = t["published_best_ra"].where(eb, nan), t["published_gap"].where(eb, nan)
@@ -76,7 +75,8 @@ def swt_table(table_path, out, title=""):
         "RA best/final": [_pair(a, b) for a, b in zip(t["best_test_ra"], t["final_test_ra"])],
         "published": [f"{_pub(a)} / {_pub(b)}" for a, b in zip(pub_best, t["published_final_ra"])],
         "RA max, train_eb (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["max_test_ra"], pub_max)],
-        "AutoAttack best/final": [_pair(a, b) for a, b in zip(aa, aa_final)],
+        "AutoAttack (PGD), subset": [f"{_pair(a, b)} ({_pair(c, d)})" for a, b, c, d in
+                                     zip(aa, aa_final, t.get("best_test_aa_pgd", nan), t.get("final_test_aa_pgd", nan))],
         "SA best/final (pub.)": [f"{_pair(a, b)} ({_pub(c)} / {_pub(d)})" for a, b, c, d in
                                  zip(t["best_test_sa"], t["final_test_sa"], t["published_best_sa"], t["published_final_sa"])],
         "overfit (pub.)": [f"{_pub(a)} ({_pub(b)})" for a, b in zip(t["robust_overfitting"], t["published_overfitting"])],

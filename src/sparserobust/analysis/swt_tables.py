@@ -11,6 +11,7 @@ from . import published
 KEEP = ("arch", "dataset", "method", "seed", "density_target", "final_density", "best_epoch", "ticket_epoch",
         "best_test_ra", "final_test_ra", "max_test_ra", "best_test_sa", "final_test_sa", "robust_overfitting",
         "best_gap", "final_gap", "best_gap_running", "final_gap_running", "best_test_aa", "final_test_aa",
+        "best_test_aa_pgd", "final_test_aa_pgd",
         "aa_images", "train_flops", "train_flops_global", "dense_train_flops", "inference_flops",
         "inference_flops_global", "dense_inference_flops")
 GROUP = ["arch", "dataset", "method"]

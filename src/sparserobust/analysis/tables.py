@@ -41,12 +41,13 @@ def transfer_attack(args):
     if "test_transfer_ra" not in table:
         raise ValueError("no run carries a transfer-attack accuracy (analysis.table_a2.datasets is empty?)")
     table = table[table["test_transfer_ra"].notna()]
-    if "test_aa" not in table:  # AutoAttack switched off
-        table = table.assign(test_aa=float("nan"))
+    for col in ("test_aa", "test_aa_pgd"):  # AutoAttack switched off
+        if col not in table:
+            table = table.assign(**{col: float("nan")})
     out = (table.groupby(["init", "pruner", "round", "dataset", "data"])
            .agg(sparsity=("sparsity", "mean"), ra_mean=("test_ra", "mean"), ra_std=("test_ra", "std"),
                 transfer_ra_mean=("test_transfer_ra", "mean"), transfer_ra_std=("test_transfer_ra", "std"),
-                aa_mean=("test_aa", "mean"), aa_std=("test_aa", "std"),
+                aa_mean=("test_aa", "mean"), aa_std=("test_aa", "std"), aa_pgd_mean=("test_aa_pgd", "mean"),
                 sa_mean=("test_sa", "mean"), seeds=("seed", "nunique")).reset_index())
     out["sparsity"] = 100 * out["sparsity"]
     return write_csv(out.fillna({"ra_std": 0.0, "transfer_ra_std": 0.0, "aa_std": 0.0}), args.out)

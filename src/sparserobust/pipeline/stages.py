@@ -132,9 +132,9 @@ def transfer(spec, weights_path, ticket_path, out, log, attack_source=None):
         test.update(transfer_ra=100 * acc, transfer_ra_loss=loss)
     if spec.get("autoattack") and hp.eval_attack is not None:
         aa = autoattack.from_spec(spec["autoattack"], hp.eval_attack)
-        test["aa"], _ = autoattack.robust_accuracy(model, test_data, device, aa, spec["dataset"]["num_classes"],
-                                                   hp.eval_view)
-        test["aa_images"] = min(aa.n or len(test_data), len(test_data))
+        got = autoattack.robust_accuracy(model, test_data, device, aa, spec["dataset"]["num_classes"], hp.eval_view,
+                                         hp.eval_attack)  # and PGD on the same images
+        test.update(aa=got["aa"], aa_pgd=got["pgd"], aa_images=min(aa.n or len(test_data), len(test_data)))
     also = best_sa.test(model, test_data, device, hp, spec["seed"], "best_sa") if best_sa else {}
     record = {"init": spec["init"], "pruner": spec["pruner"], "round": spec["round"],
               "sparsity": masks.sparsity(mask), "dataset": spec["dataset"]["key"],

@@ -162,10 +162,11 @@ def _final_metrics(spec, model, splits, device, hp, best_state, final_state):
             continue
         tr = evaluate.report(model, splits["train"], device, hp, spec["seed"])
         results.update({f"{tag}_test_ra": t["ra"], f"{tag}_train_ra": tr["ra"], f"{tag}_gap": tr["ra"] - t["ra"]})
-        if aa is not None:
-            results[f"{tag}_test_aa"], _ = autoattack.robust_accuracy(model, splits["test"], device, aa,
-                                                                      spec["dataset"]["num_classes"], hp.eval_view)
-            results["aa_images"] = min(aa.n or len(splits["test"]), len(splits["test"]))
+        if aa is not None:  # AutoAttack and the eval PGD on the same images
+            got = autoattack.robust_accuracy(model, splits["test"], device, aa, spec["dataset"]["num_classes"],
+                                             hp.eval_view, hp.eval_attack)
+            results.update({f"{tag}_test_aa": got["aa"], f"{tag}_test_aa_pgd": got["pgd"],
+                            "aa_images": min(aa.n or len(splits["test"]), len(splits["test"]))})
     if "best_test_ra" in results:
         results["robust_overfitting"] = results["best_test_ra"] - results["final_test_ra"]
     return results

@@ -62,21 +62,26 @@ def standard(model, hp, num_classes):
     ])
 
 
-def robust_accuracy(model, data, device, hp, num_classes, view=None):
-    """(AutoAttack accuracy, clean accuracy) in percent on the first hp.n images of `data`."""
+def robust_accuracy(model, data, device, hp, num_classes, view=None, pgd=None):
+    """{"aa", "clean", and with `pgd` (AttackHParams) "pgd"}: accuracies in percent on the first hp.n
+    images of `data`, so that AutoAttack and PGD are compared on the same images."""
     subset = data.take(slice(0, min(hp.n, len(data)))) if hp.n else data
-    correct = clean = n = 0
+    counts = {"aa": 0, "clean": 0, **({"pgd": 0} if pgd is not None else {})}
+    n = 0
+    gen = torch.Generator(device=device).manual_seed(hp.seed)
     with attacks.model_mode(model, "eval"):
         # eval() on the wrapper too: torchattacks restores the mode it found on the model it holds
         attack = standard(_Plain(model).eval(), hp, num_classes)
         for x, y in data_mod.batches(subset, hp.batch_size, device, view):
             x = x.float().contiguous()  # torchattacks reshapes gradients with .view()
-            adv = attack(x, y)
+            inputs = {"aa": attack(x, y), "clean": x}
+            if pgd is not None:
+                inputs["pgd"] = attacks.pgd(model, x, y, pgd, gen)
             with torch.no_grad():
-                correct += int((model(adv).argmax(1) == y).sum())
-                clean += int((model(x).argmax(1) == y).sum())
+                for key, xs in inputs.items():
+                    counts[key] += int((model(xs).argmax(1) == y).sum())
             n += len(y)
-    return 100 * correct / n, 100 * clean / n
+    return {key: 100 * c / n for key, c in counts.items()}
 
 
 def from_spec(raw, eval_attack):
