@@ -56,3 +56,4 @@ def test_abstract_claims_recomputed_from_the_published_rows_give_the_published_n
     KINDS["swt_table"](main_path, tmp_path / "main.pdf")
     assert (tmp_path / "abstract.pdf").stat().st_size > 0 and (tmp_path / "main.pdf").stat().st_size > 0
     assert pd.read_csv(path)["published"].notna().sum() == 4
+    assert published.abstract("preact_resnet18", "demo_swt_a", "flying_bird_plus", "train_flops_saving_global") is None
