@@ -26,7 +26,7 @@ R = config["results"]
 INITS = list(config["pretrain"])
 ROUNDS = [k for k in cfg_mod.rounds(config) if k > 0]
 SEEDS = config["seeds"]
-REGIMES = ["standard", "adversarial"]
+REGIMES = list(cfg_mod.REGIMES)
 CONDA_ENV = "../../envs/sparserobust.yaml"
 FIG = config.get("figures", "figures")
 # figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv)

@@ -79,8 +79,8 @@ def transfer(cfg, init, pruner, k, name, data, regime, seed):
     a2 = config_mod.analysis(cfg)["table_a2"]
     if regime == "adversarial" and name in a2["datasets"]:
         spec["transfer_attack"] = a2["attack"]
-    if regime == "adversarial" and autoattack(cfg):
-        spec["autoattack"] = autoattack(cfg)
+    if regime == "adversarial" and (aa := autoattack(cfg)):
+        spec["autoattack"] = aa
     return spec
 
 
@@ -149,6 +149,6 @@ def swt(cfg, arch, name, method, seed):
         kd = sw["kd_swa"]
         train.update(kd_ce=kd["ce"], kd_weights=[kd["teachers"][t] for t in TEACHERS], kd_temperature=kd["temperature"])
         spec["swa"] = {"start": kd["swa_start"], "every": kd.get("swa_every", 1)}
-    if base != "standard" and autoattack(cfg):
-        spec["autoattack"] = autoattack(cfg)
+    if base != "standard" and (aa := autoattack(cfg)):
+        spec["autoattack"] = aa
     return spec

@@ -206,8 +206,10 @@ def landscape(spec, trajectory_path, out, log):
     test = data.load_splits(ds)["test"]
     test = data.to_device(test.take(slice(0, min(spec["test_size"], len(test)))), device)
     attack = hparams.attack(spec["attack"]) if spec["attack"] else None
+    opts = spec.get("engine", {})
     kw = dict(view=hparams.augment(spec["eval_view"]), attack=attack, seed=spec["seed"],
-              autocast=precision.eval_autocast(device, hparams.from_spec(spec, {"epochs": 0, "lr": 0, "batch_size": 1})))
+              autocast=precision.eval_autocast_for(device, opts.get("precision", "auto"),
+                                                   opts.get("eval_precision", "fp32")))
     gen = torch.Generator().manual_seed(spec["seed"])
     d1, d2 = ls.random_direction(model.net, mask, gen), ls.random_direction(model.net, mask, gen)
     axis, loss, acc = ls.grid(model, d1, d2, test, device, spec["span"], spec["resolution"], **kw)

@@ -25,7 +25,8 @@ class FlyingBird:
 
     def after_step(self, step, opt):
         """Called after the step and the mask; returns True when the mask changed (in place)."""
-        if step % self.interval():
+        interval = self.interval()
+        if step % interval:
             return False
         rate = birds.cosine_rate(step, self.total, self.cfg["rate_start"], self.cfg["rate_end"])
         extra, grow = self.adaptive.decision() if self.adaptive else (0.0, 1.0)
@@ -42,7 +43,7 @@ class FlyingBird:
                 buf = opt.buffer_of(params[n])
                 if buf is not None:
                     buf[g] = 0
-        self.density_log.append({"step": step, "epoch": self.epochs_done + 1, "interval": self.interval(),
+        self.density_log.append({"step": step, "epoch": self.epochs_done + 1, "interval": interval,
                                  "density_before": before, "density": masks.density(self.mask), "rate": rate,
                                  "extra_prune": extra * rate, "grow_factor": grow,
                                  "grown": int(sum(int(g.sum()) for g in grown.values()))})

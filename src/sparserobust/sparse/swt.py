@@ -13,11 +13,10 @@ from ..foundations import hparams, provenance
 from ..lottery import masks
 from ..models import flops, pretrained
 from ..models import registry as models
-from ..training import autoattack, checkpoint, engine, evaluate
+from ..training import autoattack, checkpoint, engine, evaluate, selection
 from . import birds as sparse
 from . import outcome
 from .dynamic import EarlyBirdWatch, FlyingBird
-from .swa import SWA
 
 METHODS = ("dense", "standard", "robust_bird", "flying_bird", "flying_bird_plus")
 
@@ -86,9 +85,12 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
     teachers = tuple(pretrained.load_trained(spec, p, device) for p in teacher_paths)
     if len(teachers) != len(hp.kd_weights):
         raise ValueError(f"{len(teacher_paths)} teacher files for {len(hp.kd_weights)} distillation weights")
-    test, swa_cfg = splits["test"], spec.get("swa")
-    swa = SWA(model, swa_cfg["start"], swa_cfg.get("every", 1)) if swa_cfg else None
-    per_epoch, epoch_densities, swa_best = [], [], {}
+    test, swa, swa_best = splits["test"], None, selection.BestOf("swa_val_ra")  # the average's best epoch
+    if spec.get("swa"):
+        from .swa import SWA  # torch.optim (and its torch._dynamo import) only for SWA runs
+
+        swa = SWA(model, spec["swa"]["start"], spec["swa"].get("every", 1))
+    per_epoch, epoch_densities = [], []
 
     def on_epoch(rec, model):
         dens, rec["density"] = _densities(mask)  # the sparsifier changes `mask` in place
@@ -100,14 +102,11 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
             for split in ("val", "test"):
                 rec.update({f"swa_{split}_{k}": v for k, v in
                             evaluate.report(averaged, splits[split], device, hp, spec["seed"]).items()})
-            if not swa_best or rec["swa_val_ra"] > swa_best["score"]:
-                swa_best.update(epoch=rec["epoch"], score=rec["swa_val_ra"],
-                                state={k: v.clone() for k, v in averaged.state_dict().items()})
-            swa_best["final"] = {k: v.clone() for k, v in averaged.state_dict().items()}
+            swa_best.on_epoch(rec, averaged)
         per_epoch.append(rec)
 
     def get_state():
-        return {"per_epoch": per_epoch, "epoch_densities": epoch_densities, "swa_best": swa_best,
+        return {"per_epoch": per_epoch, "epoch_densities": epoch_densities, "swa_best": swa_best.get(),
                 "sparsifier": sparsifier.state() if sparsifier is not None else None,
                 "swa": swa.state() if swa is not None else None}
 
@@ -115,7 +114,7 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
         if "epoch_densities" not in state or (sparsifier is not None and "epochs_done" not in state["sparsifier"]):
             raise ValueError(f"{resume}: written by an older version of this code; delete it to start the run again")
         per_epoch[:], epoch_densities[:] = state["per_epoch"], state["epoch_densities"]
-        swa_best.update(state["swa_best"])
+        swa_best.set(state["swa_best"])
         if sparsifier is not None:
             sparsifier.set_state(state["sparsifier"])
         if swa is not None:
@@ -125,10 +124,12 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
                                        hooks=engine.Hooks(sparsifier, teachers, on_epoch, (get_state, set_state)))
     final_state = {k: v.clone() for k, v in model.state_dict().items()}
     best_epoch = best["epoch"] if best else 0
-    if swa_best:  # distillation + SWA runs report the averaged model (Chen et al. evaluate it on its own)
-        best_state, final_state, best_epoch = swa_best["state"], swa_best["final"], swa_best["epoch"]
+    averaged = swa_best.best is not None
+    if averaged:  # distillation + SWA runs report the averaged model (Chen et al. evaluate it on its own)
+        best_state, best_epoch = swa_best.state, swa_best.best["epoch"]
+        final_state = swa.evaluated(splits["train"], hp, device, mask, spec["seed"]).state_dict()
     results = _final_metrics(spec, model, splits, device, hp, best_state, final_state)
-    results.update(outcome.definitions(per_epoch, results, averaged=bool(swa_best)))
+    results.update(outcome.definitions(per_epoch, results, averaged=averaged))
     attack_steps = hp.train_attack.steps if hp.train_attack else 0
     final_d, final_density = _densities(mask)
     results.update(outcome.flop_counts(layer_flops, dense_total, epoch_densities, final_d, final_density, images,

@@ -29,7 +29,11 @@ def autocast_for(device, precision="auto"):
 
 def eval_autocast(device, hp):
     """The autocast context evaluation uses under `hp` (fp32 unless engine.eval_precision says so)."""
-    mode = getattr(hp, "eval_precision", "fp32")
-    if mode not in EVAL_PRECISIONS:
-        raise ValueError(f"engine.eval_precision {mode!r}: use one of {EVAL_PRECISIONS}")
-    return autocast_for(device, hp.precision if mode == "train" else mode)
+    return eval_autocast_for(device, hp.precision, hp.eval_precision)
+
+
+def eval_autocast_for(device, precision="auto", eval_precision="fp32"):
+    """The same from the config's engine options (precision, eval_precision)."""
+    if eval_precision not in EVAL_PRECISIONS:
+        raise ValueError(f"engine.eval_precision {eval_precision!r}: use one of {EVAL_PRECISIONS}")
+    return autocast_for(device, precision if eval_precision == "train" else eval_precision)

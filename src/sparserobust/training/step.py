@@ -49,8 +49,7 @@ def soft_cross_entropy(logits, teacher_logits, temperature):
     """T^2 x cross-entropy of the student's softened prediction against the teacher's softened one,
     averaged over the batch: Chen et al. 2021's `loss_fn_kd` (utils.py, Alleviate-Robust-Overfitting).
     It differs from T^2 x KL only by the teacher's entropy, a constant, so the gradients are the same."""
-    target = F.softmax(teacher_logits / temperature, dim=1)
-    return -(target * F.log_softmax(logits / temperature, dim=1)).sum(1).mean() * temperature ** 2
+    return F.cross_entropy(logits / temperature, F.softmax(teacher_logits / temperature, dim=1)) * temperature ** 2
 
 
 def _loss(logits, y, x, hp, teachers):
