@@ -33,6 +33,7 @@ FIG = config.get("figures", "figures")
 FIGURES = {
     name: name
     for name in [
+        "fig2",
         "fig3",
         "fig4",
         "fig5",
@@ -44,6 +45,8 @@ FIGURES = {
         "table_doublewin",
     ]
 }
+if cfg_mod.analysis(config)["figA10"]["datasets"] or cfg_mod.analysis(config)["figA10"]["segmentation"]:
+    FIGURES["figA10"] = "figA10"
 if "swt" in config:
     FIGURES.update(
         swt_overfitting="swt_curves",
@@ -70,6 +73,7 @@ wildcard_constraints:
     data=r"full|frac[0-9.e-]+",
     surface="clean|pgd",
     regime="|".join(REGIMES),
+    study="|".join(cfg_mod.STUDIES),
     seed=r"\d+",
 
 

@@ -1,7 +1,8 @@
 """Fabricate small, deterministic stand-ins for the papers' datasets and pre-trained weights in the
-exact published on-disk layouts (sparserobust.data.fabricate, sparserobust.models.fabricate):
-OUT/imagenet, OUT/torchvision (CIFAR-10, CIFAR-100, SVHN), OUT/tiny-imagenet-200 and OUT/weights
-with SHA256SUMS. Does nothing when OUT/.complete records the same options; otherwise builds in a
+exact published on-disk layouts (sparserobust.data.fabricate, sparserobust.data.fabricate_lists,
+sparserobust.segmentation.fabricate, sparserobust.models.fabricate): OUT/imagenet, OUT/torchvision
+(CIFAR-10, CIFAR-100, SVHN), OUT/tiny-imagenet-200, OUT/CUB_200_2011, OUT/visda2017,
+OUT/VOCdevkit/VOC2012 and OUT/weights with SHA256SUMS. Does nothing when OUT/.complete records the same options; otherwise builds in a
 temporary sibling folder and renames it into place."""
 
 import argparse
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import _path  # noqa: F401
 
-from sparserobust.data import fabricate
+from sparserobust.data import fabricate, fabricate_lists
 from sparserobust.models import fabricate as fabricate_weights
+from sparserobust.segmentation import fabricate as fabricate_voc
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--out", required=True, help="folder to create")
@@ -32,6 +34,12 @@ p.add_argument("--svhn-test", type=int, default=40)
 p.add_argument("--tiny-classes", type=int, default=200)
 p.add_argument("--tiny-train", type=int, default=2, help="training images per class")
 p.add_argument("--tiny-val", type=int, default=200, help="validation images (and as many test images)")
+p.add_argument("--cub-train", type=int, default=1, help="CUB-200-2011 training images per class (200 classes)")
+p.add_argument("--cub-test", type=int, default=1)
+p.add_argument("--visda-train", type=int, default=2, help="VisDA-2017 synthetic images per class (12 classes)")
+p.add_argument("--visda-val", type=int, default=2, help="VisDA-2017 real (validation) images per class")
+p.add_argument("--voc-train", type=int, default=4, help="VOC2012 segmentation training images")
+p.add_argument("--voc-val", type=int, default=2)
 p.add_argument("--weights", action=argparse.BooleanOptionalAction, default=True,
                help="also write the four ResNet-50 checkpoints (about 700 MB)")
 args = p.parse_args()
@@ -56,6 +64,9 @@ try:
         fabricate.cifar(tmp / "torchvision", name, args.cifar_train, args.cifar_test, s)
     fabricate.svhn(tmp / "torchvision", args.svhn_train, args.svhn_test, s)
     fabricate.tinyimagenet(tmp / "tiny-imagenet-200", args.tiny_classes, args.tiny_train, args.tiny_val, s)
+    fabricate_lists.write_cub(tmp / "CUB_200_2011", 200, args.cub_train, args.cub_test, (500, 375), s)
+    fabricate_lists.write_visda(tmp / "visda2017", 12, args.visda_train, args.visda_val, (384, 288), s)
+    fabricate_voc.write(tmp / "VOCdevkit" / "VOC2012", 21, args.voc_train, args.voc_val, (500, 375), s)
     written = fabricate_weights.weights(tmp / "weights", s) if args.weights else {}
     if written:
         sums_text = "".join(f"{sha}  {path.name}\n" for path, sha in written.values())

@@ -19,9 +19,10 @@ from conftest import ROOT, snakemake
 OVERRIDE = ROOT / ".test" / "config" / "paper-smoke.yaml"
 POINTERS = {"name", "results", "figures", "root", "url", "path", "sha256", "sha256_file", "dataset_checksums"}
 SHRINKABLE = {"epochs", "batch_size", "steps_per_epoch", "rounds", "round", "train_size", "val_size", "test_size",
-              "workers", "resolution", "checkpoint_every", "update_every", "start_epoch", "swa_start"}
+              "workers", "resolution", "checkpoint_every", "update_every", "start_epoch", "swa_start",
+              "min_size", "max_size", "warmup_iters"}
 SHRINKABLE_AT = {"autoattack.n", "autoattack.steps", "autoattack.queries"}  # the attack's cost, not the training
-LIMITS = {"steps_per_epoch", "test_size"}  # caps that config.yaml leaves unset (= everything)
+LIMITS = {"steps_per_epoch", "test_size", "train_size"}  # caps that config.yaml leaves unset (= everything)
 LISTS = {"seeds", "datasets", "rounds", "data_fractions", "archs", "methods"}
 
 

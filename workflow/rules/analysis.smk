@@ -1,7 +1,7 @@
-# Collected tables (CSV under <results>/tables/): runs per figure, double-win verdicts,
+# Collected tables (CSV under <results>/tables/): runs per figure (Fig. 3-5, A10), double-win verdicts,
 # Table A2, mask similarity (Fig. A8), all-zero kernels at one common round (Fig. 7), loss
-# landscapes (Fig. 6, A9).
-RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs}
+# landscapes (Fig. 6, A9, and Fig. 2's dense model and ticket on the data-limited split).
+RUNS = {"fig3": fig3_runs, "fig4": fig4_runs, "fig5": fig5_runs, "figA10": figA10_runs}
 
 
 rule collect_runs:
@@ -14,7 +14,7 @@ rule collect_runs:
     benchmark:
         f"{R}/benchmarks/tables/{{name}}.tsv"
     wildcard_constraints:
-        name="fig3|fig4|fig5",
+        name="fig3|fig4|fig5|figA10",
     localrule: True
     conda:
         CONDA_ENV
@@ -91,9 +91,16 @@ rule zero_kernels:
         "--out {output} {input.tickets} > {log} 2>&1"
 
 
+LANDSCAPES = {
+    "fig6": landscape_files("clean"),
+    "figA9": landscape_files("pgd"),
+    "fig2": landscape_files("clean", STUDIES[1:]) + landscape_files("pgd", STUDIES[1:]),
+}
+
+
 rule landscape_table:
     input:
-        lambda w: landscape_files("clean" if w.name == "fig6" else "pgd"),
+        lambda w: LANDSCAPES[w.name],
     output:
         f"{R}/tables/{{name}}.csv",
     log:
@@ -101,7 +108,7 @@ rule landscape_table:
     benchmark:
         f"{R}/benchmarks/tables/{{name}}.tsv"
     wildcard_constraints:
-        name="fig6|figA9",
+        name="fig6|figA9|fig2",
     localrule: True
     conda:
         CONDA_ENV

@@ -2,7 +2,7 @@
 AN = cfg_mod.analysis(config)
 DATA_LABELS = cfg_mod.data_labels(config)[1:]  # the data-limited ones (after "full")
 DATA_LIMITED_REGIMES = cfg_mod.data_limited_regimes(config)
-FIG6_TICKET = jobs.fig6_ticket(config)
+STUDIES = cfg_mod.STUDIES
 
 
 def ticket_file(init, pruner, k):
@@ -51,6 +51,38 @@ def fig5_tickets():
     ]
 
 
+def figA10_tickets():
+    """Every pre-training's dense model and IMP tickets at Fig. A10's rounds."""
+    return [(init, "dense", 0) for init in INITS] + [
+        (init, "imp_st", k) for init in INITS for k in AN["figA10"]["rounds"] if k > 0
+    ]
+
+
+def segmentation_file(init, pruner, k, dataset, seed):
+    return f"{R}/segmentation/{init}/{pruner}/round{k}/{dataset}/seed{seed}.json"
+
+
+def figA10_runs(wildcards=None):
+    """CUB-200 / VisDA-2017 transfers in figA10.regimes and the VOC segmentation jobs."""
+    a10 = AN["figA10"]
+    files = runs(figA10_tickets(), a10["datasets"], ["full"], a10["regimes"])
+    if a10["segmentation"]:
+        files += [
+            segmentation_file(init, pruner, k, a10["segmentation"], seed)
+            for init, pruner, k in figA10_tickets()
+            for seed in SEEDS
+        ]
+    return files
+
+
+def study_ticket(name):
+    return jobs.study(config, name)[:2]
+
+
+def study_dataset(name):
+    return jobs.study(config, name)[2]
+
+
 def fig3_runs(wildcards=None):
     """Fig. 3's tickets on full data of every transfer dataset."""
     return runs(fig3_tickets(), config["transfer"]["datasets"], ["full"])
@@ -80,7 +112,8 @@ def fig7_tickets(wildcards=None):
 def all_tickets(wildcards=None):
     """Every ticket of this config: those the figures use, and the IMP rounds that lead to them."""
     keys = set(fig3_tickets() + fig4_tickets() + fig5_tickets())
-    keys |= {(init, *FIG6_TICKET) for init in INITS}
+    keys |= {(init, *study_ticket(s)) for init in INITS for s in STUDIES}
+    keys |= set(figA10_tickets()) if AN["figA10"]["datasets"] or AN["figA10"]["segmentation"] else set()
     files = set(imp_tickets())
     for init, pruner, k in keys:
         imp = pruner in cfg_mod.IMP_PRUNERS
@@ -91,8 +124,12 @@ def all_tickets(wildcards=None):
     return sorted(files)
 
 
-def landscape_files(surface):
-    return [f"{R}/landscape/{init}/{surface}.csv" for init in INITS]
+def landscape_files(surface, studies=("fig6",)):
+    return [
+        f"{R}/landscape/{study}/{init}/{surface}.csv"
+        for study in studies
+        for init in INITS
+    ]
 
 
 SWT_SPARSE = r"(robust_bird|flying_bird|flying_bird_plus)(-kd_swa)?|dense-kd_swa"

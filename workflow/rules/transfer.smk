@@ -1,6 +1,7 @@
 # Downstream transfer: one job per (pre-training, pruning method, round, dataset, data, regime, seed);
-# data = full or fracF (data-limited). Table A2's robust source model, and Fig. 6's re-run that
-# keeps its checkpoints, are trained by the same engine.
+# data = full or fracF (data-limited). Table A2's robust source model, and the re-runs that keep their
+# checkpoints for the loss landscapes (study: fig6, fig2-dense, fig2-ticket), are trained by the same
+# engine. VOC instance segmentation (Fig. A10): one Mask R-CNN job per (pre-training, pruner, round, seed).
 
 
 rule transfer:
@@ -58,14 +59,14 @@ rule attack_source:
 rule trajectory:
     input:
         weights=f"{R}/weights/{{init}}.pt",
-        ticket=lambda w: ticket_file(w.init, *FIG6_TICKET),
-        data=manifest(AN["fig6"]["dataset"]),
+        ticket=lambda w: ticket_file(w.init, *study_ticket(w.study)),
+        data=lambda w: manifest(study_dataset(w.study)),
     output:
-        f"{R}/trajectory/{{init}}.pt",
+        f"{R}/trajectory/{{study}}/{{init}}.pt",
     log:
-        f"{R}/logs/trajectory/{{init}}.log",
+        f"{R}/logs/trajectory/{{study}}/{{init}}.log",
     benchmark:
-        f"{R}/benchmarks/trajectory/{{init}}.tsv"
+        f"{R}/benchmarks/trajectory/{{study}}/{{init}}.tsv"
     retries: RETRIES
     conda:
         CONDA_ENV
@@ -73,7 +74,7 @@ rule trajectory:
     resources:
         **res("trajectory"),
     params:
-        spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init)),
+        spec=lambda w: jobs.dumps(jobs.trajectory(config, w.init, w.study)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/trajectory.py --spec {params.spec:q} --weights {input.weights} "
         "--ticket {input.ticket} --out {output} --batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
@@ -81,14 +82,14 @@ rule trajectory:
 
 rule landscape:
     input:
-        trajectory=f"{R}/trajectory/{{init}}.pt",
-        data=manifest(AN["fig6"]["dataset"]),
+        trajectory=f"{R}/trajectory/{{study}}/{{init}}.pt",
+        data=lambda w: manifest(study_dataset(w.study)),
     output:
-        f"{R}/landscape/{{init}}/{{surface}}.csv",
+        f"{R}/landscape/{{study}}/{{init}}/{{surface}}.csv",
     log:
-        f"{R}/logs/landscape/{{init}}/{{surface}}.log",
+        f"{R}/logs/landscape/{{study}}/{{init}}/{{surface}}.log",
     benchmark:
-        f"{R}/benchmarks/landscape/{{init}}/{{surface}}.tsv"
+        f"{R}/benchmarks/landscape/{{study}}/{{init}}/{{surface}}.tsv"
     retries: RETRIES
     conda:
         CONDA_ENV
@@ -96,7 +97,33 @@ rule landscape:
     resources:
         **res("landscape"),
     params:
-        spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface)),
+        spec=lambda w: jobs.dumps(jobs.landscape(config, w.init, w.surface, w.study)),
     shell:
         "python scripts/launch.py --gpus {resources.gpu} -- scripts/landscape.py --spec {params.spec:q} --trajectory {input.trajectory} --out {output} "
         "--batch-split {resources.gpu_request} --threads {threads} > {log} 2>&1"
+
+
+rule segmentation:
+    input:
+        weights=f"{R}/weights/{{init}}.pt",
+        ticket=f"{R}/tickets/{{init}}/{{pruner}}/round{{round}}.pt",
+        data=lambda w: manifest(w.dataset),
+    output:
+        f"{R}/segmentation/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/seed{{seed}}.json",
+    log:
+        f"{R}/logs/segmentation/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/segmentation/{{init}}/{{pruner}}/round{{round}}/{{dataset}}/seed{{seed}}.tsv"
+    retries: RETRIES
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        **res("segmentation"),
+    params:
+        spec=lambda w: jobs.dumps(
+            jobs.segmentation(config, w.init, w.pruner, w.round, w.dataset, w.seed)
+        ),
+    shell:
+        "python scripts/launch.py --gpus {resources.gpu} -- scripts/segmentation.py --spec {params.spec:q} "
+        "--weights {input.weights} --ticket {input.ticket} --out {output} --threads {threads} > {log} 2>&1"

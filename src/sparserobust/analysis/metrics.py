@@ -5,6 +5,8 @@ import json
 import pandas as pd
 
 PANELS = [("standard", "sa", "ST-SA"), ("adversarial", "sa", "AT-SA"), ("adversarial", "ra", "AT-RA")]
+# Fig. A10's VOC instance segmentation: COCO-style AP@[.5:.95] of the masks and of the boxes (pycocotools)
+SEGMENTATION_PANELS = [("segmentation", "mask_ap", "SEG-mask AP"), ("segmentation", "box_ap", "SEG-box AP")]
 # AT-SA and AT-RA are both read from the adversarial run's best-RA checkpoint (test_sa, test_ra: the
 # model the double-win definition uses); the best-SA checkpoint's test_sa_best_sa / test_ra_best_sa
 # are collected beside them but plotted nowhere. Figures name the checkpoint with these titles.
@@ -30,11 +32,11 @@ def load_runs(paths):
     return pd.DataFrame(rows).sort_values(KEYS).reset_index(drop=True)
 
 
-def long_form(table):
+def long_form(table, panels=PANELS):
     """One row per (run, panel): the metric of each panel (ST-SA, AT-SA, AT-RA) as 'value', of the
     checkpoint each run selected (test_sa / test_ra; best-RA for adversarial runs)."""
     parts = []
-    for regime, metric, label in PANELS:
+    for regime, metric, label in panels:
         col = f"test_{metric}"
         sub = table[table["regime"] == regime]
         if col not in sub or sub.empty:
@@ -43,12 +45,12 @@ def long_form(table):
     return pd.concat(parts, ignore_index=True)
 
 
-def matching(table):
+def matching(table, panels=PANELS):
     """Mean and std over seeds per point, with the dense model of the same pre-training as reference.
 
     A point is matching when its mean is no worse than the dense mean minus one dense std.
     """
-    data = long_form(table)
+    data = long_form(table, panels)
     stats = (data.groupby(["init", "pruner", "round", "dataset", "data", "panel"])
              .agg(sparsity=("sparsity", "mean"), mean=("value", "mean"), std=("value", "std"),
                   seeds=("seed", "nunique")).reset_index())

@@ -8,19 +8,22 @@ from . import plot_style as style
 from .plot_style import plt, sns
 
 
-def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of):
-    """Rows: ST-SA, AT-SA, AT-RA (AT-SA of the best-RA checkpoint); columns: (dataset, data). A curve
-    per ticket family, mean +- std over seeds; the dense reference as a band; filled markers =
-    matching (within one dense std)."""
-    match = metrics.matching(pd.read_csv(table_path))
+def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of, panel_set=metrics.PANELS):
+    """Rows: ST-SA, AT-SA, AT-RA (AT-SA of the best-RA checkpoint), or the panels of `panel_set`; columns:
+    (dataset, data). A curve per ticket family, mean +- std over seeds; the dense reference as a band;
+    filled markers = matching (within one dense std). A (panel, dataset) without runs stays empty."""
+    match = metrics.matching(pd.read_csv(table_path), panel_set)
     cols = sorted(match[["dataset", "data"]].drop_duplicates().itertuples(index=False, name=None),
                   key=lambda c: (c[0], c[1] != "full", c[1]))
-    panels = [p for _, _, p in metrics.PANELS if p in set(match["panel"])]
+    panels = [p for _, _, p in panel_set if p in set(match["panel"])]
     fig, axes = style.grid(panels, cols)
     for r, panel in enumerate(panels):
         for c, (ds, data) in enumerate(cols):
             ax = axes[r][c]
             sub = match[(match["panel"] == panel) & (match["dataset"] == ds) & (match["data"] == data)]
+            if sub.empty:
+                ax.set_visible(False)
+                continue
             for key, dense in sub[sub["pruner"] == "dense"].groupby("init"):
                 m, s = float(dense["mean"].iloc[0]), float(dense["std"].iloc[0])
                 color = colors[dense_of(key)]
@@ -38,7 +41,7 @@ def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of
                                zorder=3, marker=marker)
             ax.set_title(f"{ds}{'' if data == 'full' else f' ({data})'}: {metrics.PANEL_TITLES.get(panel, panel)}")
             ax.set_xlabel("sparsity (%)")
-            ax.set_ylabel(f"{panel.split('-')[1]} (%)")
+            ax.set_ylabel(f"{panel.split('-', 1)[1]} (%)")
     style.finish(fig, axes, title)
     style.save(fig, out)
 
@@ -71,14 +74,26 @@ def fig5(table_path, out, title=""):
                     colors, lambda p: ("-", "o"))
 
 
-def _landscape(table_path, out, title):
+def figA10(table_path, out, title=""):
+    """CUB-200 / VisDA-2017 (ST-SA, AT-SA, AT-RA) and VOC segmentation (mask AP, box AP): a curve per
+    pre-training against sparsity, the dense models as bands, matching points filled (Fig. 3's style)."""
+    inits = style.ordered(pd.read_csv(table_path)["init"], list(style.INIT_LABEL))
+    colors = style.palette([style.INIT_LABEL.get(i, i) for i in inits])
+    transfer_curves(table_path, out, f"Figure A10: more datasets and tasks {title}",
+                    lambda init, pruner: style.INIT_LABEL.get(init, init), lambda init: style.INIT_LABEL.get(init, init),
+                    colors, lambda p: ("-", "o"), metrics.PANELS + metrics.SEGMENTATION_PANELS)
+
+
+def _landscape(table_path, out, title, rows=(("random", None), ("pca", None))):
+    """Rows: (plane, study) pairs (study None: the table's only one); columns: pre-trainings."""
     table = pd.read_csv(table_path)
     inits = style.ordered(table["init"], list(style.INIT_LABEL))
-    fig, axes = style.grid(["random", "pca"], inits, 3.4, 3.0)
+    fig, axes = style.grid([f"{p} {s or ''}" for p, s in rows], inits, 3.4, 3.0)
     for c, init in enumerate(inits):
-        sub = table[table["init"] == init]
-        for r, plane in enumerate(["random", "pca"]):
+        for r, (plane, study) in enumerate(rows):
             ax = axes[r][c]
+            sub = table[table["init"] == init]
+            sub = sub if study is None else sub[(sub["study"] == study[0]) & (sub["surface"] == study[1])]
             g = sub[sub["plane"] == plane].pivot(index="beta", columns="alpha", values="loss")
             a, b = np.meshgrid(g.columns.values, g.index.values)
             cs = ax.contour(a, b, g.values, levels=15, cmap="viridis", linewidths=0.8)
@@ -89,7 +104,8 @@ def _landscape(table_path, out, title):
                 ax.set_xlabel(f"PC1 (trajectory explains {100 * traj['explained'].iloc[0]:.0f} %)")
             else:
                 ax.set_xlabel("random direction 1 (filter-normalised)")
-            ax.set_title(f"{style.INIT_LABEL.get(init, init)}: {plane} plane", fontsize=8)
+            where = f", {study[0].removeprefix('fig2-')} ({study[1]})" if study else ""
+            ax.set_title(f"{style.INIT_LABEL.get(init, init)}: {plane} plane{where}", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     style.save(fig, out)
@@ -101,6 +117,12 @@ def fig6(table_path, out, title=""):
 
 def figA9(table_path, out, title=""):
     _landscape(table_path, out, f"Figure A9: loss landscapes and trajectories, PGD test data {title}")
+
+
+def fig2(table_path, out, title=""):
+    """Dense model and double-win ticket after data-limited transfer, on clean and PGD test data."""
+    rows = [("pca", (study, surface)) for surface in ("clean", "pgd") for study in ("fig2-dense", "fig2-ticket")]
+    _landscape(table_path, out, f"Figure 2: loss landscapes in data-scarce transfer, dense vs ticket {title}", rows)
 
 
 def fig7(table_path, out, title=""):

@@ -78,6 +78,10 @@ def limit(train, fraction, rule="first", seed=0):
 
 def load_splits(spec, fraction=1.0, rule="first", seed=0):
     """{'train', 'val', 'test'} ArrayData of a dataset spec (a config entry with its 'key')."""
+    if spec["kind"] in ("cub200", "visda2017"):  # image lists, streamed (data/imagelist.py)
+        from . import imagelist
+
+        return imagelist.load_splits(spec, fraction, rule, seed)
     x, y = _official(spec, True)
     n_train, n_val = spec["train_size"], spec["val_size"]
     if n_train + n_val > len(y):

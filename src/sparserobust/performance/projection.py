@@ -25,8 +25,13 @@ from . import bench
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)
-TEST_IMAGES = {"cifar10": 10_000, "cifar100": 10_000, "svhn": 26_032}
+TEST_IMAGES = {"cifar10": 10_000, "cifar100": 10_000, "svhn": 26_032, "cub200": 5_794, "visda2017": 55_388}
 NATIVE_SIZE = {"torchvision": 32, "tinyimagenet": 64, "imagefolder": 224}
+# VOC2012 segmentation lists (train 1,464, val 1,449 images). Mask R-CNN's heads (RPN, box and mask
+# heads, FPN) are priced as MASK_RCNN_HEADS x the backbone at the image size: detectron2's model zoo
+# lists about 3x the ResNet-50 backbone's FLOPs for R50-FPN Mask R-CNN at 800 px (an assumption).
+VOC_IMAGES = {"train": 1_464, "val": 1_449}
+MASK_RCNN_HEADS = 2.0
 
 
 def forward_flops(arch, size, classes=10):
@@ -80,6 +85,8 @@ class Pricer:
 
 
 def _size(spec, ds):
+    if ds["kind"] in config.STREAMED_KINDS:  # the loader crops; the regimes' augment does not apply
+        return (ds.get("views") or {}).get("crop", 224)
     aug = (spec.get("train") or {}).get("augment") or spec.get("eval_view") or {}
     if aug.get("size"):
         return aug["size"]
@@ -88,7 +95,7 @@ def _size(spec, ds):
 
 def _counts(ds, fraction=1.0):
     train = ds.get("train_size", IMAGENET_TRAIN)
-    test = ds.get("test_size", TEST_IMAGES.get(ds.get("name"), ds.get("val_size", 0)))
+    test = ds.get("test_size", TEST_IMAGES.get(ds.get("name") or ds["kind"], ds.get("val_size", 0)))
     return max(1, round(fraction * train)), ds.get("val_size", 0), test
 
 
@@ -129,6 +136,14 @@ def job_seconds(script, spec, price):
             if spec.get("transfer_attack"):
                 seconds += n_test * (cost[2] + spec["transfer_attack"]["steps"] * cost[1])
         return seconds
+    if script == "segmentation":  # fine-tuning steps at the detector's image size, then one test pass
+        ds, det, hp = spec["dataset"], spec["detector"], spec["train"]
+        short = det.get("min_size", 800)  # a 4:3 VOC image resized to its short side, the long one capped
+        side = int((short * min(det.get("max_size", 1333), 4 * short / 3)) ** 0.5)
+        a, _, f = price(spec["arch"], side)
+        n_train = ds.get("train_size", VOC_IMAGES.get(ds.get("train_set", "train"), 0))
+        n_test = ds.get("test_size", VOC_IMAGES.get(ds.get("test_set", "val"), 0))
+        return (1 + MASK_RCNN_HEADS) * (hp["epochs"] * n_train * a + n_test * f)
     if script == "landscape":
         ds = spec["dataset"]
         _, b, f = price(spec["arch"], _size(spec, ds))

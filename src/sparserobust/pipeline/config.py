@@ -13,7 +13,9 @@ PRUNERS = (*IMP_PRUNERS, "omp", "random", "dense")
 REGIMES = ("standard", "adversarial")  # downstream training: clean (ST) or PGD adversarial (AT)
 # rules whose jobs train or evaluate networks: they ask for GPUs and start through scripts/launch.py
 GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory", "landscape", "swt_dense",
-             "swt_sparse")
+             "swt_sparse", "segmentation")
+STREAMED_KINDS = ("cub200", "visda2017")  # classification datasets decoded and cropped on CPU workers
+STUDIES = ("fig6", "fig2-dense", "fig2-ticket")  # the trajectory + landscape runs: Fig. 6 / A9, and Fig. 2
 
 
 def retrains(pruner, k):
@@ -84,11 +86,11 @@ def _semantic(cfg):
     for name, spec in datasets.items():
         if spec["kind"] == "torchvision" and "name" not in spec:
             fail(f"datasets.{name}.name", "torchvision datasets need name: cifar10, cifar100 or svhn")
-        if spec["kind"] != "imagefolder" and name in cfg["transfer"]["datasets"]:
+        if spec["kind"] not in ("imagefolder", "voc") and name in transfer_datasets(cfg):
             for size in ("train_size", "val_size"):
                 if size not in spec:
                     fail(f"datasets.{name}.{size}", "is required for a transfer dataset")
-        if spec["kind"] in ("torchvision", "imagefolder", "tinyimagenet") and "root" not in spec:
+        if spec["kind"] != "demo" and "root" not in spec:
             fail(f"datasets.{name}.root", "the folder that holds (or will hold) the data is required")
     for i, name in enumerate(cfg["random_pruning"]["pretrain"]):
         if name not in cfg["pretrain"]:
@@ -107,6 +109,8 @@ def _semantic(cfg):
             fail(f"datasets.{name}.download", "dataset_checksums: skip is only for fabricated files, which a "
                  "download would overwrite: set download: false")
     for rule, res in cfg.get("resources", {}).items():
+        if rule == "segmentation" and res.get("gpu", 1) > 1:
+            fail("resources.segmentation.gpu", "segmentation jobs run in one process on one GPU; set gpu: 1")
         if rule in GPU_RULES and "gres" in res:
             fail(f"resources.{rule}.gres", "GPU rules ask for GPUs with gpu (and gpu_model): the launcher and "
                  "the batch split read gpu; remove gres")
@@ -156,6 +160,41 @@ def _check_analysis(cfg, fail):
              "double-win verdict exists for it")
     _check_train(cfg["transfer"]["regimes"]["adversarial"] | an["table_a2"]["train"],
                  "analysis.table_a2.train", fail)
+    _check_appendix(cfg, an, fail)
+
+
+def _check_appendix(cfg, an, fail):
+    """Fig. 2 and Fig. A10: their tickets exist and their datasets are of the right kind."""
+    datasets, imp_rounds = cfg["datasets"], cfg["imp"]["rounds"]
+    f2 = an["fig2"]
+    if f2["dataset"] not in datasets:
+        fail("analysis.fig2.dataset", f"unknown dataset {f2['dataset']!r}; defined: {sorted(datasets)}")
+    if not 1 <= f2["round"] <= imp_rounds:
+        fail("analysis.fig2.round", f"round {f2['round']} must be an IMP round, 1..imp.rounds = {imp_rounds}")
+    a10 = an["figA10"]
+    for i, name in enumerate(a10["datasets"]):
+        if name not in datasets:
+            fail(f"analysis.figA10.datasets[{i}]", f"unknown dataset {name!r}; defined: {sorted(datasets)}")
+        if datasets[name]["kind"] == "voc":
+            fail(f"analysis.figA10.datasets[{i}]", f"{name!r} is a segmentation dataset: set it as "
+                 "analysis.figA10.segmentation")
+    seg = a10["segmentation"]
+    if seg is not None and (seg not in datasets or datasets[seg]["kind"] != "voc"):
+        fail("analysis.figA10.segmentation", f"{seg!r} is not a dataset of kind voc; defined: {sorted(datasets)}")
+    if seg is not None and "segmentation" not in cfg:
+        fail("segmentation", "analysis.figA10.segmentation needs the segmentation settings (train, detector)")
+    for i, k in enumerate(a10["rounds"]):
+        if not 0 <= k <= imp_rounds:
+            fail(f"analysis.figA10.rounds[{i}]", f"round {k} is beyond imp.rounds = {imp_rounds}")
+    for i, regime in enumerate(a10["regimes"]):
+        if regime not in REGIMES:
+            fail(f"analysis.figA10.regimes[{i}]", f"unknown regime {regime!r}; known: {', '.join(REGIMES)}")
+
+
+def transfer_datasets(cfg):
+    """Every dataset that classification transfers train on: transfer.datasets and Fig. A10's."""
+    extra = cfg.get("analysis", {}).get("figA10", {}).get("datasets", [])
+    return list(dict.fromkeys(cfg["transfer"]["datasets"] + extra))
 
 
 def analysis(cfg):
@@ -176,6 +215,10 @@ def analysis(cfg):
                  "pointwise": "separate", **an.get("fig7", {})},
         "table_a2": {"datasets": datasets[:1], "seed": 1000, "train": {}, "attack": attack,
                      **an.get("table_a2", {})},
+        "fig2": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "fraction": 0.01,
+                 "regime": "adversarial", "seed": cfg["seeds"][0], **an.get("fig2", {})},
+        "figA10": {"datasets": [], "segmentation": None, "rounds": rounds(cfg), "regimes": list(REGIMES),
+                   **an.get("figA10", {})},
     }
 
 

@@ -12,7 +12,8 @@ def dataset(cfg, name):
 
 
 def prepared(cfg, name):
-    """A dataset as training jobs see it: prepare_dataset downloaded it, so they never do."""
+    """A dataset as training jobs see it: prepare_dataset downloaded it, so they never do. A `fabricate:`
+    entry stays: the jobs rerun when the fabricated copy is written with other options."""
     spec = dataset(cfg, name)
     spec.pop("download", None)
     return spec
@@ -91,29 +92,48 @@ def attack_source(cfg, name):
     return {**common(cfg), "dataset": prepared(cfg, name), "train": hp, "seed": a2["seed"]}
 
 
-def fig6_ticket(cfg):
-    """(pruner, round) of the tickets whose landscapes Fig. 6 shows."""
-    k = config_mod.analysis(cfg)["fig6"]["round"]
-    return ("imp_st" if k else "dense"), k
+def study(cfg, name):
+    """What a trajectory + landscape study trains: (pruner, round, dataset, data, regime, seed).
+    fig6: Fig. 6 / A9's ticket on full data; fig2-dense, fig2-ticket: Fig. 2's dense model and
+    double-win ticket on the data-limited split."""
+    an = config_mod.analysis(cfg)
+    if name == "fig6":
+        f6 = an["fig6"]
+        k = f6["round"]
+        return ("imp_st" if k else "dense"), k, f6["dataset"], "full", f6["regime"], f6["seed"]
+    if name not in config_mod.STUDIES:
+        raise ValueError(f"unknown study {name!r}; known: {config_mod.STUDIES}")
+    f2 = an["fig2"]
+    pruner, k = ("dense", 0) if name == "fig2-dense" else ("imp_st", f2["round"])
+    return pruner, k, f2["dataset"], config_mod.data_label(f2["fraction"]), f2["regime"], f2["seed"]
 
 
-def trajectory(cfg, init):
-    """The transfer run of Fig. 6 again, keeping its checkpoints (same spec, so the same run)."""
+def trajectory(cfg, init, name="fig6"):
+    """A transfer run of the study again, keeping its checkpoints (for Fig. 6 the same spec, so the same run)."""
     f6 = config_mod.analysis(cfg)["fig6"]
-    pruner, k = fig6_ticket(cfg)
-    spec = transfer(cfg, init, pruner, k, f6["dataset"], "full", f6["regime"], f6["seed"])
+    spec = transfer(cfg, init, *study(cfg, name))
     spec.pop("transfer_attack", None)
     spec.pop("autoattack", None)
     spec["checkpoint_every"] = f6["checkpoint_every"]
     return spec
 
 
-def landscape(cfg, init, surface):
+def landscape(cfg, init, surface, name="fig6"):
+    """The loss surface of a study's final model; grid settings are Fig. 6's for every study."""
     f6 = config_mod.analysis(cfg)["fig6"]
-    return {**common(cfg), "init": init, "surface": surface, "dataset": prepared(cfg, f6["dataset"]),
+    _, _, dataset, _, _, seed = study(cfg, name)
+    return {**common(cfg), "init": init, "surface": surface, "study": name, "dataset": prepared(cfg, dataset),
             "resolution": f6["resolution"], "span": f6["span"], "test_size": f6["test_size"],
-            "attack": f6["attack"] if surface == "pgd" else None, "seed": f6["seed"],
+            "attack": f6["attack"] if surface == "pgd" else None, "seed": seed,
             "eval_view": cfg["transfer"].get("eval_view", {"kind": "none"})}
+
+
+def segmentation(cfg, init, pruner, k, name, seed):
+    """One VOC instance-segmentation transfer of a ticket (Fig. A10)."""
+    seg = cfg["segmentation"]
+    return {**common(cfg), "init": init, "pruner": pruner, "round": int(k),
+            "sparsity": config_mod.round_sparsity(cfg, int(k)), "dataset": prepared(cfg, name),
+            "train": seg["train"], "detector": seg["detector"], "seed": int(seed)}
 
 
 def dumps(spec):

@@ -224,7 +224,7 @@ def landscape(spec, trajectory_path, out, log):
     rows += _grid_rows("pca", axis, loss, acc)
     rows += [{"plane": "trajectory", "alpha": float(c[0]), "beta": float(c[1]), "step": t,
               "explained": ratio[0] + (ratio[1] if len(ratio) > 1 else 0.0)} for t, c in enumerate(coords)]
-    table = pd.DataFrame(rows).assign(init=spec["init"], surface=spec["surface"])
+    table = pd.DataFrame(rows).assign(init=spec["init"], surface=spec["surface"], study=spec.get("study", "fig6"))
     provenance.write_text(out, table.to_csv(index=False))
     log(f"landscape {spec['init']} {spec['surface']}: {spec['resolution']}x{spec['resolution']} grid, "
         f"PCA explains {100 * sum(ratio):.1f} %")
