@@ -1,9 +1,9 @@
 """Fabricate small, deterministic stand-ins for the papers' datasets and pre-trained weights in the
 exact published on-disk layouts (sparserobust.data.fabricate, sparserobust.data.fabricate_lists,
-sparserobust.segmentation.fabricate, sparserobust.models.fabricate): OUT/imagenet, OUT/torchvision
+sparserobust.data.fabricate_voc, sparserobust.models.fabricate): OUT/imagenet, OUT/torchvision
 (CIFAR-10, CIFAR-100, SVHN), OUT/tiny-imagenet-200, OUT/CUB_200_2011, OUT/visda2017,
-OUT/VOCdevkit/VOC2012 and OUT/weights with SHA256SUMS. Does nothing when OUT/.complete records the same options; otherwise builds in a
-temporary sibling folder and renames it into place."""
+OUT/VOCdevkit/VOC2012 and OUT/weights with SHA256SUMS. Does nothing when OUT/.complete records the
+same options; otherwise builds in a temporary sibling folder and renames it into place."""
 
 import argparse
 import json
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import _path  # noqa: F401
 
-from sparserobust.data import fabricate, fabricate_lists
+from sparserobust.data import fabricate, fabricate_lists, fabricate_voc
 from sparserobust.models import fabricate as fabricate_weights
-from sparserobust.segmentation import fabricate as fabricate_voc
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--out", required=True, help="folder to create")

@@ -7,7 +7,8 @@ from conftest import ROOT
 
 PKG = ROOT / "src" / "sparserobust"
 # bottom to top; a folder may import the folders listed before it, never one after it
-LAYERS = ["foundations", "data", "models", "lottery", "training", "sparse", "analysis", "pipeline", "performance"]
+LAYERS = ["foundations", "data", "models", "lottery", "training", "sparse", "segmentation", "analysis", "pipeline",
+          "performance"]
 
 
 def imported_folders(path):

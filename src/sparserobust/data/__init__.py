@@ -1,2 +1,2 @@
-"""Datasets: the demo family, CIFAR/SVHN/Tiny-ImageNet arrays, streamed image folders, batch augmentation,
-official layouts checked and fabricated in them. May import: foundations."""
+"""Datasets: demo, CIFAR/SVHN/Tiny-ImageNet arrays, streamed ImageNet/CUB/VisDA images, VOC instances,
+batch augmentation, official layouts checked and fabricated. May import: foundations."""

@@ -10,7 +10,7 @@ index files and every image they list; demo nothing (generated).
 
 A dataset entry with `fabricate:` (the demo's and the test configs' only) has a small copy written
 in its official layout at its root first, by sparserobust.data.fabricate_lists or
-sparserobust.segmentation.fabricate with those options, so the real readers run on real files.
+sparserobust.data.fabricate_voc with those options, so the real readers run on real files.
 """
 
 import json
@@ -72,9 +72,9 @@ def _visda():
 
 
 def _voc():
-    from ..segmentation import fabricate, voc
+    from . import fabricate_voc, voc
 
-    return voc.check, fabricate.write
+    return voc.check, fabricate_voc.write
 
 
 LAYOUTS = {"cub200": _cub, "visda2017": _visda, "voc": _voc}  # kind -> () -> (check, fabricate)
