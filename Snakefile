@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from sparserobust.pipeline import config as cfg_mod, jobs  # noqa: E402
+from sparserobust.pipeline import appendix, config as cfg_mod, jobs  # noqa: E402
 
 # config.yaml is the default; a --configfile (e.g. config/demo.yaml) replaces it instead of
 # being merged into it, so the demo never inherits a paper URL or checksum.
@@ -45,7 +45,7 @@ FIGURES = {
         "table_doublewin",
     ]
 }
-if cfg_mod.analysis(config)["figA10"]["datasets"] or cfg_mod.analysis(config)["figA10"]["segmentation"]:
+if appendix.has_figA10(config):
     FIGURES["figA10"] = "figA10"
 if "swt" in config:
     FIGURES.update(

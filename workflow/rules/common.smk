@@ -113,7 +113,7 @@ def all_tickets(wildcards=None):
     """Every ticket of this config: those the figures use, and the IMP rounds that lead to them."""
     keys = set(fig3_tickets() + fig4_tickets() + fig5_tickets())
     keys |= {(init, *study_ticket(s)) for init in INITS for s in STUDIES}
-    keys |= set(figA10_tickets()) if AN["figA10"]["datasets"] or AN["figA10"]["segmentation"] else set()
+    keys |= set(figA10_tickets()) if appendix.has_figA10(config) else set()
     files = set(imp_tickets())
     for init, pruner, k in keys:
         imp = pruner in cfg_mod.IMP_PRUNERS

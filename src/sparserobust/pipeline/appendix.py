@@ -35,3 +35,9 @@ def transfer_datasets(cfg):
     """Every dataset that classification transfers train on: transfer.datasets and Fig. A10's."""
     extra = cfg.get("analysis", {}).get("figA10", {}).get("datasets", [])
     return list(dict.fromkeys(cfg["transfer"]["datasets"] + extra))
+
+
+def has_figA10(cfg):
+    """Whether the config asks for Fig. A10 (a classification or a segmentation dataset)."""
+    a10 = config.analysis(cfg)["figA10"]
+    return bool(a10["datasets"] or a10["segmentation"])
