@@ -11,19 +11,22 @@ from .plot_style import plt, sns
 def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of, panel_set=metrics.PANELS):
     """Rows: ST-SA, AT-SA, AT-RA (AT-SA of the best-RA checkpoint), or the panels of `panel_set`; columns:
     (dataset, data). A curve per ticket family, mean +- std over seeds; the dense reference as a band;
-    filled markers = matching (within one dense std). A (panel, dataset) without runs stays empty."""
+    filled markers = matching (within one dense std). A column whose runs have panels of one kind only
+    (segmentation) fills its rows from the top; a panel without runs stays empty."""
     match = metrics.matching(pd.read_csv(table_path), panel_set)
     cols = sorted(match[["dataset", "data"]].drop_duplicates().itertuples(index=False, name=None),
                   key=lambda c: (c[0], c[1] != "full", c[1]))
-    panels = [p for _, _, p in panel_set if p in set(match["panel"])]
-    fig, axes = style.grid(panels, cols)
-    for r, panel in enumerate(panels):
-        for c, (ds, data) in enumerate(cols):
+    order = [p for _, _, p in panel_set]
+    shown = {col: sorted(set(match[(match["dataset"] == col[0]) & (match["data"] == col[1])]["panel"]), key=order.index)
+             for col in cols}
+    fig, axes = style.grid(range(max(len(p) for p in shown.values())), cols)
+    for c, col in enumerate(cols):
+        ds, data = col
+        for r in range(len(shown[col]), len(axes)):
+            axes[r][c].set_visible(False)
+        for r, panel in enumerate(shown[col]):
             ax = axes[r][c]
             sub = match[(match["panel"] == panel) & (match["dataset"] == ds) & (match["data"] == data)]
-            if sub.empty:
-                ax.set_visible(False)
-                continue
             for key, dense in sub[sub["pruner"] == "dense"].groupby("init"):
                 m, s = float(dense["mean"].iloc[0]), float(dense["std"].iloc[0])
                 color = colors[dense_of(key)]

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[3]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)
 TEST_IMAGES = {"cifar10": 10_000, "cifar100": 10_000, "svhn": 26_032, "cub200": 5_794, "visda2017": 55_388}
 NATIVE_SIZE = {"torchvision": 32, "tinyimagenet": 64, "imagefolder": 224}
-# VOC2012 segmentation lists (train 1,464, val 1,449 images). Mask R-CNN's heads (RPN, box and mask
-# heads, FPN) are priced as MASK_RCNN_HEADS x the backbone at the image size: detectron2's model zoo
-# lists about 3x the ResNet-50 backbone's FLOPs for R50-FPN Mask R-CNN at 800 px (an assumption).
+# VOC2012 segmentation lists (train 1,464, val 1,449 images). Mask R-CNN's FPN, RPN and box and mask
+# heads are priced as MASK_RCNN_HEADS x the ResNet-50 backbone at the image size: an assumption, not
+# a count or a measurement (the whole detector at 3x its backbone).
 VOC_IMAGES = {"train": 1_464, "val": 1_449}
 MASK_RCNN_HEADS = 2.0
 
