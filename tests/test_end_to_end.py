@@ -29,8 +29,7 @@ def tiny_config(tmp):
                                  "regimes": ["standard"]}
     for name in ("demo_cub", "demo_voc"):  # their fabricated copies under this run's results
         cfg["datasets"][name]["root"] = str(tmp / "files" / name)
-    cfg["datasets"]["demo_voc"]["fabricate"].update(n_train=32, n_test=16)
-    cfg["segmentation"]["train"].update(epochs=6, milestones=[5])
+    cfg["datasets"]["demo_voc"]["fabricate"].update(n_test=16)  # the demo's 64 training images and 10 epochs
     sw = cfg["swt"]
     sw["datasets"] = ["demo_swt_a"]
     cfg["datasets"]["demo_swt_a"].update(train_size=300, val_size=100, test_size=100)
@@ -121,7 +120,7 @@ def check_appendix(results):
     cub, voc = a10[a10["dataset"] == "demo_cub"], a10[a10["dataset"] == "demo_voc"]
     assert len(cub) == 2 * 2 * 2 and (cub["test_sa"] > 30).all()  # 10 classes: chance is 10 %
     assert len(voc) == 2 * 2 * 2 and set(voc["regime"]) == {"segmentation"} and voc["backbone_zero_ok"].all()
-    assert (voc["test_mask_ap50"] > 10).all() and (voc["test_box_ap50"] > 10).all()
+    assert (voc["test_mask_ap50"] > 20).all() and (voc["test_box_ap50"] > 20).all()  # an untrained detector: 0
     assert sorted(voc["sparsity"].round(4).unique()) == [0.0, 0.75]
 
 

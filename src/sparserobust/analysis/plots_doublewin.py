@@ -19,7 +19,7 @@ def transfer_curves(table_path, out, title, curve_of, dense_of, colors, style_of
     order = [p for _, _, p in panel_set]
     shown = {col: sorted(set(match[(match["dataset"] == col[0]) & (match["data"] == col[1])]["panel"]), key=order.index)
              for col in cols}
-    fig, axes = style.grid(range(max(len(p) for p in shown.values())), cols)
+    fig, axes = style.grid(max(shown.values(), key=len), cols)
     for c, col in enumerate(cols):
         ds, data = col
         for r in range(len(shown[col]), len(axes)):
