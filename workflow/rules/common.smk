@@ -52,9 +52,11 @@ def fig5_tickets():
 
 
 def figA10_tickets():
-    """Every pre-training's dense model and IMP tickets at Fig. A10's rounds."""
-    return [(init, "dense", 0) for init in INITS] + [
-        (init, "imp_st", k) for init in INITS for k in AN["figA10"]["rounds"] if k > 0
+    """Every pre-training's tickets at Fig. A10's rounds: round 0 the dense model, the others IMP-ST."""
+    return [
+        (init, "imp_st" if k else "dense", k)
+        for init in INITS
+        for k in AN["figA10"]["rounds"]
     ]
 
 
