@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	snakemake --cores $(CORES) --configfile=config/demo.yaml -- all export
+	snakemake --cores $(CORES) --scheduler greedy --configfile=config/demo.yaml -- all export
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests

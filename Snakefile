@@ -29,32 +29,10 @@ SEEDS = config["seeds"]
 REGIMES = list(cfg_mod.REGIMES)
 CONDA_ENV = "../../envs/sparserobust.yaml"
 FIG = config.get("figures", "figures")
-# figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv)
-FIGURES = {
-    name: name
-    for name in [
-        "fig2",
-        "fig3",
-        "fig4",
-        "fig5",
-        "fig6",
-        "figA9",
-        "fig7",
-        "figA8",
-        "tableA2",
-        "table_doublewin",
-    ]
-}
-if appendix.has_figA10(config):
-    FIGURES["figA10"] = "figA10"
-if "swt" in config:
-    FIGURES.update(
-        swt_overfitting="swt_curves",
-        swt_density="swt_curves",
-        swt_gap="swt_main",
-        swt_table="swt_main",
-        swt_abstract="swt_abstract",
-    )
+# figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv);
+# TARGETS: those `all` builds (config `targets`, default every one)
+FIGURES = cfg_mod.figures(config)
+TARGETS = cfg_mod.targets(config)
 
 for init, entry in config["pretrain"].items():
     if not entry.get("url") and not entry.get("path") and "train" not in entry:
@@ -92,5 +70,5 @@ include: "workflow/rules/export.smk"
 rule all:
     default_target: True
     input:
-        expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
+        expand(f"{FIG}/{{name}}.pdf", name=TARGETS),
     localrule: True

@@ -1,36 +1,36 @@
-"""GPU-hours of a config per figure, from measured benchmark rates (--benchmark CSV) or from
-FLOPs at an assumed fraction of a device's bf16 peak (--assume DEVICE:FRACTION)."""
+"""GPU-hours of a config per figure, from benchmark rates measured on a GPU (--measured CSV, or
+the GPU benchmark CSVs under results/benchmark) or, without them, as a range between two rates
+anchored in published ResNet-50 training throughputs (optimistic: MLPerf on H100; likely:
+PyTorch AMP), applied to every job through its FLOP count."""
 
 import argparse
 
 import _path  # noqa: F401
 
 from sparserobust.foundations import provenance
-from sparserobust.performance import bench, projection
+from sparserobust.performance import projection
 from sparserobust.pipeline import cli
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--configfile", nargs="+", default=["config.yaml"], help="as given to snakemake")
-src = p.add_mutually_exclusive_group(required=True)
-src.add_argument("--benchmark", help="a CSV written by scripts/benchmark.py --out on the GPU you plan for")
-src.add_argument("--assume", help=f"DEVICE:FRACTION, e.g. H100:0.4 (devices: {', '.join(bench.PEAK_BF16)})")
+src = p.add_mutually_exclusive_group()
+src.add_argument("--measured", "--benchmark", nargs="+", default=None,
+                 help="CSVs written by scripts/benchmark.py --out on the GPU you plan for "
+                 f"(default: those with a GPU row in {projection.BENCHMARKS.relative_to(projection.ROOT)})")
+src.add_argument("--anchored", action="store_true", help="the anchored range even where a GPU benchmark exists")
 p.add_argument("--targets", nargs="+", default=None, help="default: every figure and table, and all")
 p.add_argument("--out", default=None, help="CSV of the table")
 args = p.parse_args()
 
 
 def main():
-    if args.benchmark:
-        price, basis = projection.Pricer(measured=projection.measured_costs(args.benchmark)), args.benchmark
-    else:
-        name, _, fraction = args.assume.partition(":")
-        if name not in bench.PEAK_BF16 or not fraction:
-            raise ValueError(f"--assume {args.assume!r}: use DEVICE:FRACTION with DEVICE one of {list(bench.PEAK_BF16)}")
-        rate = bench.PEAK_BF16[name] * float(fraction)
-        price, basis = projection.Pricer(rate=rate), f"ASSUMED {float(fraction):.0%} of {name} bf16 peak (not measured)"
-    table = projection.project(args.configfile, price, args.targets)
-    print(f"config: {' '.join(args.configfile)}; rates: {basis}; GPU-hours of one GPU, every job built from nothing")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    prices, basis = projection.rates(args.measured, anchored=args.anchored)
+    table = projection.project(args.configfile, prices, args.targets)
+    print(f"config: {' '.join(args.configfile)}; GPU-hours of one GPU, every job built from nothing")
+    print("\n".join(basis))
+    shown = table.rename(columns=lambda c: c.replace("largest_job_gpu_hours", "largest").replace("gpu_hours", "hours"))
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    print("hours: GPU-hours of the target; largest: GPU-hours of its largest job")
     if args.out:
         provenance.write_text(args.out, table.to_csv(index=False))
 

@@ -48,9 +48,9 @@ def test_demo_full_data_keeps_both_regimes_and_data_limited_drops_standard():
     full = {j for j in jobs if j[4] == "full"}
     limited = jobs - full
     assert {j[5] for j in full} == {"standard", "adversarial"}
-    assert {j[4] for j in limited} == {"frac0.2", "frac0.05"} and {j[5] for j in limited} == {"adversarial"}
-    # 3 pre-trainings x (dense + 3 IMP rounds) x demo_cifar10 x 2 fractions x 2 seeds
-    assert len(limited) == 3 * 4 * 1 * 2 * 2
+    assert {j[4] for j in limited} == {"frac0.2"} and {j[5] for j in limited} == {"adversarial"}
+    # 3 pre-trainings x (dense + IMP rounds 2 and 3) x demo_cifar10 x 1 fraction x 1 seed
+    assert len(limited) == 3 * 3 * 1 * 1 * 1
 
 
 def _demo():

@@ -16,7 +16,11 @@ def tiny_config(tmp):
     del cfg["pretrain"]["fast_adversarial"]
     for entry in cfg["pretrain"].values():
         entry["train"]["epochs"] = 4
+    cfg["seeds"] = [0, 1]  # two seeds: the rebuild below checks seed 1
     cfg["imp"]["rounds"] = 2
+    cfg["imp"]["retrain"]["epochs"] = 1
+    for regime in ("standard", "adversarial"):  # shorter than the demo's
+        cfg["transfer"]["regimes"][regime]["epochs"] = 3
     cfg["transfer"]["datasets"] = ["demo_cifar10"]
     cfg["transfer"]["rounds"] = [0, 2]
     cfg["transfer"]["data_fractions"] = [0.2]

@@ -118,3 +118,73 @@ def test_sgd_and_schedules_equal_torch_optim():
             assert abs(optim.lr_at(hp, epoch) - opt.param_groups[0]["lr"]) < 1e-9, (schedule, epoch)
             opt.step()
             sched.step()
+
+
+def test_sgd_is_bit_identical_to_torch_optim_skips_missing_grads_and_resumes():
+    from sparserobust.training import optim
+
+    a, b, c = small(), small(), small()
+    x = torch.rand(4, 3, 16, 16)
+    ours = optim.SGD(a.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    ref = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)  # single-tensor on the CPU
+    for step in range(4):
+        for net, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            if step == 1:
+                net.fc.weight.grad = None  # skipped this step, momentum left as it is, as torch.optim does
+            opt.step()
+        if step == 1:  # the state after two steps, into a fresh optimiser of a third copy
+            c.load_state_dict(a.state_dict())
+            resumed = optim.SGD(c.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+            resumed.load_state_dict({**ours.state_dict(), "buffers": [t.clone() for t in ours.state_dict()["buffers"]]})
+        elif step > 1:
+            resumed.zero_grad()
+            c(x).square().mean().backward()
+            resumed.step()
+    for (n, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters(), strict=True):
+        assert torch.equal(p, q) and torch.equal(p, r), n
+        assert torch.equal(ours.buffer_of(p), ref.state[q]["momentum_buffer"]), n
+
+
+def test_sgd_does_not_import_dynamo():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from sparserobust.training import optim; p = torch.zeros(3, requires_grad=True); "
+            "o = optim.SGD([p], lr=0.1, momentum=0.9); p.grad = torch.ones(3); o.step(); o.step(); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_apply_follows_every_change_of_the_mask():
+    net = small()
+    weights = {n: p.detach().clone() for n, p in net.named_parameters()}
+    params = dict(net.named_parameters())
+
+    def check(mask):
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(weights[n].to(p.dtype))
+        masks.apply(net, mask)
+        for n, m in mask.items():
+            assert torch.equal(params[n], weights[n].to(params[n].dtype) * m), n  # as a multiply by the bool mask
+
+    name = "layer2.0.conv1.weight"
+    mask = pruning.prune("magnitude", dict(net.named_parameters()), masks.ones_like(net), fraction=0.5)
+    check(mask)
+    mask[name].view(-1)[:5] = ~mask[name].view(-1)[:5]  # written in place
+    check(mask)
+    mask[name] = torch.rand(mask[name].shape, generator=torch.Generator().manual_seed(1)) > 0.5  # replaced
+    check(mask)
+    check({n: m.clone() for n, m in mask.items()})  # another dict of equal masks
+    check({name: mask[name]})  # fewer entries
+    net.double()  # the parameters in another dtype
+    params = dict(net.named_parameters())
+    check(mask)
+    assert params[name].dtype == torch.float64
+    owner = net.get_submodule(name.rpartition(".")[0])
+    owner.weight = nn.Parameter(torch.ones_like(owner.weight))  # a parameter object replaced on its module
+    params = dict(net.named_parameters())
+    check(mask)

@@ -61,6 +61,7 @@ def reference(job):
 
 def test_sigkill_then_restart_gives_the_same_metrics(job, reference):
     tmp, spec = job
+    spec = {**spec, "engine": {**spec["engine"], "checkpoint_minutes": 0}}  # a save after every epoch to kill at
     out = tmp / "killed.json"
     resume = Path(f"{out}.resume")
     proc = subprocess.Popen(command(tmp, spec, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -3,6 +3,7 @@ Mask R-CNN built on a masked backbone (pruned weights stay zero), resume, and th
 
 import json
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -16,6 +17,7 @@ from sparserobust.foundations import provenance
 from sparserobust.lottery import masks
 from sparserobust.models import registry
 from sparserobust.segmentation import coco_eval, model, stage, train
+from sparserobust.training import checkpoint
 
 ARCH = "small_resnet:8-16"
 DET = {"fpn_channels": 8, "representation": 16, "mask_channels": [8], "min_size": 32, "max_size": 32,
@@ -189,6 +191,46 @@ def test_a_preempted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     assert len(calls) == 6 and all(torch.equal(v, ref_state[k]) for k, v in state.items())
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in history] == \
         [{k: v for k, v in h.items() if k != "seconds"} for h in ref_history]
+
+
+def test_the_state_is_saved_on_the_interval_and_resumes_from_inside_an_epoch(tmp_path, monkeypatch):
+    spec, _ = layout(tmp_path)
+    data = voc.VOCInstances(spec, "train")
+    minutes, step, save, saved = [0.0], train.one_step, checkpoint.Checkpointer.save, []
+
+    def one_step(*args):  # the interval's clock: a minute per optimiser step
+        minutes[0] += 1
+        return step(*args)
+
+    def spy(self, state):
+        save(self, state)
+        saved.append((state["epoch"], state["batch"]))
+        shutil.copy(self.path, tmp_path / f"save{len(saved)}.resume")
+
+    def run(path, every):
+        _, ticket, det = tiny_detector()
+        history = train.train(det, data, HP, torch.device("cpu"), 3, model.backbone_mask(det, ticket, "t"), path,
+                              lambda m: None, every)
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history], det.state_dict()
+
+    monkeypatch.setattr(checkpoint, "now", lambda: 60 * minutes[0])
+    monkeypatch.setattr(train, "one_step", one_step)
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", spy)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        ref_history, ref_state = run(tmp_path / "every_epoch.resume", 0)
+        assert saved == [(1, 0), (2, 0)]  # 0: after every epoch
+        saved.clear()
+        history, state = run(tmp_path / "interval.resume", 1.5)
+        assert saved == [(0, 2), (1, 1), (2, 0)]  # 3 steps an epoch, a minute each: due after 2, 4 and 6 minutes
+        assert history == ref_history and all(torch.equal(v, ref_state[k]) for k, v in state.items())
+        for n in (1, 2):  # resumed from the saves inside an epoch
+            path = tmp_path / f"resumed{n}.resume"
+            shutil.copy(tmp_path / f"save{n}.resume", path)
+            history, state = run(path, 1.5)
+            assert history == ref_history and all(torch.equal(v, ref_state[k]) for k, v in state.items()), n
+    finally:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def test_the_segmentation_job_writes_its_record(tmp_path):

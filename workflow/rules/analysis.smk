@@ -24,7 +24,7 @@ rule collect_runs:
 
 rule double_win_table:
     input:
-        expand(f"{R}/tables/{{name}}.csv", name=["fig3", "fig4", "fig5"]),
+        expand(f"{R}/tables/{{name}}.csv", name=cfg_mod.double_win_runs(config)),
     output:
         f"{R}/tables/table_doublewin.csv",
     log:
@@ -118,7 +118,7 @@ rule landscape_table:
 
 rule peak_memory:
     input:
-        expand(f"{FIG}/{{name}}.pdf", name=list(FIGURES)),
+        expand(f"{FIG}/{{name}}.pdf", name=TARGETS),
     output:
         f"{R}/tables/peak_memory.csv",
     log:

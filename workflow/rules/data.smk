@@ -1,6 +1,7 @@
 # Datasets are file targets: each is downloaded (download: true) or verified (published md5 sums,
 # folder layouts) once, on the submitting node, into a manifest that training jobs take as input.
-# Training jobs never download.
+# Training jobs never download. They go first (priority): the source task's manifest starts the
+# critical path (pre-training, the IMP chain).
 
 
 rule prepare_dataset:
@@ -10,6 +11,7 @@ rule prepare_dataset:
         f"{R}/logs/prepare_dataset/{{dataset}}.log",
     benchmark:
         f"{R}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+    priority: 10
     localrule: True
     conda:
         CONDA_ENV

@@ -1,7 +1,9 @@
 # Tickets on the source task, one file per round: round0 = dense; IMP round k (imp_st: standard,
 # imp_at: PGD re-training) re-trains the rewound round k-1 ticket and prunes 20 % of the remaining
 # conv weights globally by magnitude; omp prunes the pre-trained weights once to round k's
-# sparsity; random draws a seeded global random mask at that sparsity.
+# sparsity; random draws a seeded global random mask at that sparsity. The IMP chain is the
+# workflow's critical path (round k waits for round k - 1): its jobs, and the pre-trained weights
+# they start from, go first whenever several jobs are ready (priority).
 
 
 rule ticket:
@@ -15,6 +17,7 @@ rule ticket:
         f"{R}/logs/ticket/{{init}}/{{pruner}}/round{{round}}.log",
     benchmark:
         f"{R}/benchmarks/ticket/{{init}}/{{pruner}}/round{{round}}.tsv"
+    priority: 10
     retries: RETRIES
     conda:
         CONDA_ENV

@@ -14,6 +14,7 @@ rule pretrain_demo:
         f"{R}/logs/pretrain_demo/{{init}}.log",
     benchmark:
         f"{R}/benchmarks/pretrain_demo/{{init}}.tsv"
+    priority: 10
     retries: RETRIES
     conda:
         CONDA_ENV
@@ -36,6 +37,7 @@ rule fetch_weights:
         f"{R}/logs/fetch_weights/{{init}}.log",
     benchmark:
         f"{R}/benchmarks/fetch_weights/{{init}}.tsv"
+    priority: 10
     localrule: True
     conda:
         CONDA_ENV

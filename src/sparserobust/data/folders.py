@@ -1,14 +1,17 @@
 """ImageNet-style folders (root/train/<class>/*, root/val/<class>/*) streamed with worker processes.
 
-Too large to hold on the device: images are decoded and cropped on CPU workers
-(RandomResizedCrop 224 + flip for training, Resize 256 + CenterCrop 224 for evaluation)
-and arrive as uint8 batches, the same form as the array datasets.
+Too large to hold on the device: images are decoded and cropped on CPU workers (decode: cpu;
+RandomResizedCrop 224 + flip for training, Resize 256 + CenterCrop 224 for evaluation) and arrive as
+uint8 batches, the same form as the array datasets; with decode: gpu the workers only read the files
+and the training device decodes and crops (gpudecode.py). The folder is scanned once per FolderData
+and its worker processes serve every epoch (stream.py); each training image's crop comes from its own
+seed, drawn from the caller's generator, so a seed gives the same batches whatever the worker count.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+from . import stream
 
 
 @dataclass
@@ -17,36 +20,39 @@ class FolderData:
     train: bool
     num_classes: int
     workers: int = 8
+    decode: str = "cpu"
+    prefetch: int = stream.PREFETCH
+    _samples: object = field(default=None, init=False, repr=False, compare=False)
+    _stream: object = field(default=None, init=False, repr=False, compare=False)
 
-    def dataset(self):
-        from torchvision import datasets, transforms
+    def view(self):
+        """The crop as torchvision transforms (they take PIL images and CHW tensors alike)."""
+        from torchvision import transforms
 
         if self.train:
-            tf = [transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip()]
-        else:
-            tf = [transforms.Resize(256), transforms.CenterCrop(224)]
-        return datasets.ImageFolder(str(self.root), transforms.Compose(tf + [transforms.PILToTensor()]))
+            return [transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip()]
+        return [transforms.Resize(256), transforms.CenterCrop(224)]
+
+    def samples(self):
+        """The folder's (path, class index) pairs as torchvision's ImageFolder lists them, scanned once."""
+        if self._samples is None:
+            from torchvision.datasets import folder
+
+            classes = folder.find_classes(str(self.root))[1]
+            self._samples = stream.Samples(folder.make_dataset(str(self.root), classes,
+                                                               extensions=folder.IMG_EXTENSIONS))
+        return self._samples
 
     def batches(self, batch_size, device, generator=None, shuffle=False):
         """Batches of this process's share (under torchrun) of each global batch of `batch_size`;
         under torchrun a last, smaller global batch is left out, so every share is equal."""
-        from ..foundations import distributed
-
-        dataset = self.dataset()
-        n = len(dataset)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        stop = n - n % batch_size if distributed.active() and n >= batch_size else n  # equal shares under DDP
-        plan = [order[i:i + batch_size][distributed.rank()::distributed.world()].tolist()
-                for i in range(0, stop, batch_size)]
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, num_workers=self.workers,
-                                             pin_memory=device.type == "cuda", persistent_workers=False)
-        for x, y in loader:
-            x = x.to(device, non_blocking=True).to(torch.get_default_dtype()).div_(255.0)
-            x = x.contiguous(memory_format=torch.channels_last)
-            yield x, y.to(device, non_blocking=True)
+        if self._stream is None:
+            self._stream = stream.Stream(self.samples(), self.view(), self.workers, self.decode, self.prefetch)
+        plan = stream.plan(len(self), batch_size, generator, shuffle, self.train)
+        yield from self._stream.batches(plan, device)
 
     def __len__(self):
-        return len(self.dataset())
+        return len(self.samples())
 
 
 def check_layout(ds):
@@ -66,8 +72,8 @@ def check_layout(ds):
 
 
 def splits(ds):
+    """{'train', 'val'} FolderData of a dataset spec; a decode: gpu that cannot run fails here, before training."""
     check_layout(ds)
     root = Path(ds["root"])
-    workers = ds.get("workers", 8)
-    return {"train": FolderData(root / "train", True, ds["num_classes"], workers),
-            "val": FolderData(root / "val", False, ds["num_classes"], workers)}
+    args = (ds["num_classes"], ds.get("workers", 8), stream.check_decode(ds), ds.get("prefetch", stream.PREFETCH))
+    return {"train": FolderData(root / "train", True, *args), "val": FolderData(root / "val", False, *args)}

@@ -1,11 +1,12 @@
 """Datasets given as lists of (image file, label), streamed like the ImageNet folders (data/folders.py):
 CUB-200-2011 (data/cub.py) and VisDA-2017 (data/visda.py).
 
-Images are decoded on CPU workers (PIL, grayscale files converted to RGB) and cropped with
-torchvision's transforms: training view RandomResizedCrop(crop, scale) + RandomHorizontalFlip,
-evaluation view Resize(resize) + CenterCrop(crop); they arrive as uint8 and leave as float [0, 1]
-channels_last batches. Every training image draws its crop from its own seed, taken from the
-caller's generator with the shuffle, so a seed gives the same batches whatever the worker count.
+Images are decoded on CPU workers (PIL, grayscale files converted to RGB; or on the training device
+with decode: gpu) and cropped with torchvision's transforms: training view RandomResizedCrop(crop, scale)
++ RandomHorizontalFlip, evaluation view Resize(resize) + CenterCrop(crop); they arrive as uint8 and leave
+as float [0, 1] channels_last batches. Every training image draws its crop from its own seed, taken from
+the caller's generator with the shuffle, so a seed gives the same batches whatever the worker count; the
+worker processes stay up across epochs (stream.py).
 """
 
 import importlib
@@ -13,29 +14,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import arrays
+from . import arrays, stream
 
 VIEWS = {"crop": 224, "resize": 256, "scale": [0.08, 1.0]}  # torchvision's ImageNet recipe, the papers' views
 READERS = {"cub200": "cub", "visda2017": "visda"}
-
-
-class _Images(torch.utils.data.Dataset):
-    def __init__(self, items, transform):
-        self.items, self.transform = items, transform
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, key):
-        from PIL import Image
-
-        index, seed = key
-        path, label = self.items[index]
-        with Image.open(path) as file:
-            image = file.convert("RGB")  # grayscale and CMYK files too
-        with torch.random.fork_rng(devices=[]):  # the crop's randomness from this image's seed only
-            torch.default_generator.manual_seed(seed)
-            return self.transform(image), label
 
 
 @dataclass
@@ -45,35 +27,28 @@ class ListData:
     num_classes: int
     views: dict = field(default_factory=lambda: dict(VIEWS))
     workers: int = 8
+    decode: str = "cpu"
+    prefetch: int = stream.PREFETCH
+    _stream: object = field(default=None, init=False, repr=False, compare=False)
 
-    def transform(self):
+    def view(self):
+        """The crop as torchvision transforms (they take PIL images and CHW tensors alike)."""
         from torchvision import transforms
 
         v = {**VIEWS, **self.views}
         if self.train:
-            view = [transforms.RandomResizedCrop(v["crop"], scale=tuple(v["scale"])), transforms.RandomHorizontalFlip()]
-        else:
-            resize = v["resize"] if isinstance(v["resize"], int) else tuple(v["resize"])  # [h, w]: that exact size
-            view = [transforms.Resize(resize), transforms.CenterCrop(v["crop"])]
-        return transforms.Compose(view + [transforms.PILToTensor()])
+            return [transforms.RandomResizedCrop(v["crop"], scale=tuple(v["scale"])), transforms.RandomHorizontalFlip()]
+        resize = v["resize"] if isinstance(v["resize"], int) else tuple(v["resize"])  # [h, w]: that exact size
+        return [transforms.Resize(resize), transforms.CenterCrop(v["crop"])]
 
     def batches(self, batch_size, device, generator=None, shuffle=False):
         """Batches of this process's share (under torchrun) of each global batch of `batch_size`;
         under torchrun a last, smaller global batch is left out, so every share is equal."""
-        from ..foundations import distributed
-
-        n = len(self.items)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        seeds = torch.randint(2**62, (n,), generator=generator) if self.train else torch.zeros(n, dtype=torch.int64)
-        pairs = list(zip(order.tolist(), seeds[order].tolist()))
-        stop = n - n % batch_size if distributed.active() and n >= batch_size else n  # equal shares under DDP
-        plan = [pairs[i:i + batch_size][distributed.rank()::distributed.world()] for i in range(0, stop, batch_size)]
-        loader = torch.utils.data.DataLoader(_Images(self.items, self.transform()), batch_sampler=plan,
-                                             num_workers=self.workers, pin_memory=device.type == "cuda",
-                                             generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
-        for x, y in loader:
-            x = x.to(device, non_blocking=True).to(torch.get_default_dtype()).div_(255.0)
-            yield x.contiguous(memory_format=torch.channels_last), y.to(device, non_blocking=True)
+        if self._stream is None:  # built on the first pass; its worker processes serve every later one
+            self._stream = stream.Stream(stream.Samples(self.items), self.view(), self.workers, self.decode,
+                                         self.prefetch)
+        plan = stream.plan(len(self.items), batch_size, generator, shuffle, self.train)
+        yield from self._stream.batches(plan, device)
 
     def __len__(self):
         return len(self.items)
@@ -86,7 +61,7 @@ class ListData:
             index = torch.as_tensor(index)
             index = index.nonzero().flatten() if index.dtype == torch.bool else index.reshape(-1)
             picked = [self.items[i] for i in index.tolist()]
-        return ListData(picked, self.train, self.num_classes, self.views, self.workers)
+        return ListData(picked, self.train, self.num_classes, self.views, self.workers, self.decode, self.prefetch)
 
     @property
     def y(self):
@@ -122,7 +97,8 @@ def load_splits(spec, fraction=1.0, rule="first", seed=0, read=None):
     source = reader(spec["kind"]) if read is None else None
     train_items, test_items = (read or source.read)(spec)
     views = {**getattr(source, "VIEWS", VIEWS), **spec.get("views", {})}
-    workers, k = spec.get("workers", 8), spec["num_classes"]
+    k, streaming = spec["num_classes"], (spec.get("workers", 8), stream.check_decode(spec),
+                                         spec.get("prefetch", stream.PREFETCH))
     train_items, test_items = balanced_order(train_items), balanced_order(test_items)
     val_from = spec.get("val_from", "train")
     if val_from not in ("train", "test"):
@@ -133,10 +109,10 @@ def load_splits(spec, fraction=1.0, rule="first", seed=0, read=None):
         what = "train_size + val_size" if val_from == "train" else "train_size (val_from: test)"
         raise ValueError(f"datasets.{spec['key']}: {what} = {n_train + n_val} exceeds the {len(train_items)} "
                          "training images found")
-    full = ListData(train_items, True, k, views, workers)
+    full = ListData(train_items, True, k, views, *streaming)
     train = arrays.limit(full.take(slice(0, n_train)), fraction, rule, seed)
-    test = ListData(test_items[:spec.get("test_size", len(test_items))], False, k, views, workers)
-    val = test if val_from == "test" else ListData(train_items[len(train_items) - n_val:], False, k, views, workers)
+    test = ListData(test_items[:spec.get("test_size", len(test_items))], False, k, views, *streaming)
+    val = test if val_from == "test" else ListData(train_items[len(train_items) - n_val:], False, k, views, *streaming)
     for name, part in (("train", train), ("validation", val), ("test", test)):
         arrays.check_labels(spec, part.y, name)
     return {"train": train, "val": val, "test": test}

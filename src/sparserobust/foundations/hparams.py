@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field, fields
 
+CHECKPOINT_MINUTES = 15.0  # engine.checkpoint_minutes when the config does not set it
+
 
 @dataclass(frozen=True)
 class AttackHParams:
@@ -58,6 +60,7 @@ class TrainHParams:
     eval_precision: str = "fp32"  # engine: evaluation in fp32 (default) | bf16 | train (as training)
     compile: bool = False  # engine: torch.compile the model for the attack and training passes
     batch_split: int = 1  # engine: GPUs the batch is meant for; fewer processes accumulate micro-batches
+    checkpoint_minutes: float = CHECKPOINT_MINUTES  # engine: save the training state this often (0: every epoch)
 
 
 def _build(cls, raw):

@@ -1,5 +1,7 @@
 """Masks: a dict of parameter name -> boolean tensor, with their statistics and file format."""
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -28,22 +30,76 @@ def layer_densities(mask):
     return {n: float(m.float().mean()) for n, m in mask.items()}
 
 
+class _Cast:
+    """A mask dict's tensors cast to their parameters' dtype, device and strides, for one net: what
+    `apply` multiplies by, so that a step pays no cast per mask tensor, only one foreach multiply.
+
+    It stands for the mask while the dict holds the same names and the same tensor objects, none
+    changed in place since (a tensor's _version counts its in-place changes), and the net the same
+    parameter objects with the same dtype, device and strides (a model moved by .to() keeps its
+    parameter objects); `apply` builds a new one otherwise. So a mask that changes in any way (an
+    entry replaced, as the dynamic sparsifiers and a resume do, or written in place) is never
+    applied stale. It holds the mask's tensors, so their ids cannot pass to new tensors meanwhile."""
+
+    def __init__(self, net, mask):
+        params = dict(net.named_parameters())
+        self.names = tuple(mask)
+        self.sources = tuple(mask.values())
+        self.versions = _versions(self.sources)
+        self.params = [params[n] for n in self.names]
+        self.owners = [_owner(net, n) for n in self.names]
+        self.layout = _layout(self.params)
+        self.casts = [torch.empty_like(p).copy_(m) for p, m in zip(self.params, self.sources, strict=True)]
+
+    def matches(self, mask):
+        return (tuple(mask) == self.names and all(a is b for a, b in zip(mask.values(), self.sources, strict=True))
+                and _versions(self.sources) == self.versions
+                and all(d.get(leaf) is p for (d, leaf), p in zip(self.owners, self.params, strict=True))
+                and _layout(self.params) == self.layout)
+
+
+def _versions(tensors):
+    return tuple(t._version for t in tensors)
+
+
+def _layout(params):
+    return tuple((p.dtype, p.device, p.stride()) for p in params)
+
+
+def _owner(net, name):
+    """(the _parameters dict of the module that holds `name`, the parameter's attribute name): a
+    parameter replaced on its module shows there (the dict, not the module: no reference to `net`)."""
+    path, _, leaf = name.rpartition(".")
+    return net.get_submodule(path)._parameters, leaf
+
+
+_CASTS = weakref.WeakKeyDictionary()  # net -> _Cast of the mask last applied to it
+
+
+def _cast(net, mask):
+    cast = _CASTS.get(net)
+    if cast is None or not cast.matches(mask):
+        cast = _CASTS[net] = _Cast(net, mask)
+    return cast
+
+
 @torch.no_grad()
 def apply(net: nn.Module, mask):
-    """Zero the pruned weights in place (called once after each optimiser step)."""
-    params = dict(net.named_parameters())
-    for name, m in mask.items():
-        params[name].mul_(m.to(device=params[name].device, dtype=params[name].dtype))
+    """Zero the pruned weights in place (called once after each optimiser step): one multi-tensor
+    multiply by the mask cast to each parameter's dtype and device, kept between calls (_Cast)."""
+    cast = _cast(net, mask)
+    if cast.params:
+        torch._foreach_mul_(cast.params, cast.casts)
 
 
 @torch.no_grad()
 def apply_momentum(opt, net: nn.Module, mask):
-    """Zero the optimiser's momentum of pruned weights (dynamic sparsity: after a mask change)."""
-    params = dict(net.named_parameters())
-    for name, m in mask.items():
-        buf = opt.buffer_of(params[name])
-        if buf is not None:
-            buf.mul_(m.to(device=buf.device, dtype=buf.dtype))
+    """Zero the optimiser's momentum of pruned weights (dynamic sparsity: after a mask change); a
+    buffer has its parameter's dtype and device, so the cast mask of `apply` serves it too."""
+    cast = _cast(net, mask)
+    pairs = [(buf, m) for buf, m in zip(map(opt.buffer_of, cast.params), cast.casts, strict=True) if buf is not None]
+    if pairs:
+        torch._foreach_mul_([b for b, _ in pairs], [m for _, m in pairs])
 
 
 def check_compatible(net: nn.Module, mask, source="mask"):

@@ -1,5 +1,6 @@
-"""GPU-hours of a config, per figure, from step rates: measured ones (a benchmark CSV) or an
-explicitly assumed fraction of a device's peak FLOP rate.
+"""GPU-hours of a config, per figure, from step rates: measured ones (a benchmark CSV of a GPU) or,
+until a GPU has measured this engine, a range between two rates anchored in published
+ResNet-50 training throughputs (ANCHORS).
 
 The jobs come from Snakemake's own dry run (`-n -p -F TARGET`), so a figure's count is
 exactly the training and evaluation its DAG holds. Each job's work is read from its spec:
@@ -10,7 +11,6 @@ attack step (forward + input-gradient backward), f = one evaluation forward (a /
 """
 
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -18,10 +18,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..models import flops
-from ..models import registry as models
 from ..pipeline import config
-from . import bench
+from .rates import (  # noqa: F401
+    ANCHORS,
+    BENCHMARKS,
+    Anchor,
+    Pricer,
+    anchor_rate,
+    anchored_rates,
+    forward_flops,
+    gpu_benchmarks,
+    measured_costs,
+    measured_rates,
+    on_gpu,
+    rates,
+)
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)
@@ -32,58 +43,6 @@ NATIVE_SIZE = {"torchvision": 32, "tinyimagenet": 64, "imagefolder": 224}
 # a count or a measurement (the whole detector at 3x its backbone).
 VOC_IMAGES = {"train": 1_464, "val": 1_449}
 MASK_RCNN_HEADS = 2.0
-
-
-def forward_flops(arch, size, classes=10):
-    return flops.dense_layer_flops(models.build(arch, classes), (3, size, size))[1]
-
-
-def measured_costs(csv):
-    """{(arch, size): (a, b, f)} seconds per image, from a benchmark CSV's standard and PGD rows."""
-    table = pd.read_csv(csv)
-    costs = {}
-    for case, rows in table.groupby("model"):
-        std = rows[rows.step == "standard"]
-        adv = rows[rows.step.str.startswith("PGD-")]
-        if std.empty or adv.empty or case not in bench.CASES:
-            continue
-        k = int(re.match(r"PGD-(\d+)", adv.step.iloc[0]).group(1))
-        a = 1 / float(std.engine_img_s.iloc[0])
-        b = (1 / float(adv.engine_img_s.iloc[0]) - a) / k
-        arch, _, size, _ = bench.CASES[case]
-        costs[(arch, size)] = (a, b, a / 3)
-    if not costs:
-        raise ValueError(f"{csv}: no model with both a standard and a PGD row; run scripts/benchmark.py")
-    return costs
-
-
-class Pricer:
-    """Seconds per image (a, b, f) for any (arch, size): a measured row of the same architecture
-    family (`preact_resnet18` for `preact_resnet18:0.25`), scaled by forward FLOPs to this
-    width and size; or FLOPs / an assumed rate when `rate` is given."""
-
-    def __init__(self, measured=None, rate=None):
-        self.measured, self.rate, self._flops = measured or {}, rate, {}
-
-    def fwd(self, arch, size):
-        if (arch, size) not in self._flops:
-            self._flops[(arch, size)] = forward_flops(arch, size)
-        return self._flops[(arch, size)]
-
-    def __call__(self, arch, size):
-        if self.rate:
-            f = self.fwd(arch, size) / self.rate
-            return 3 * f, 2 * f, f
-        family = arch.split(":")[0]
-        known = [(a, s) for a, s in self.measured if a.split(":")[0] == family]
-        if not known:
-            raise ValueError(f"the benchmark has no row for model.arch {arch!r}; run scripts/benchmark.py "
-                             f"--models with a case of that architecture (cases: {sorted(bench.CASES)})")
-        base = min(known, key=lambda k: (k[0] != arch, abs(k[1] - size)))
-        scale = self.fwd(arch, size) / self.fwd(*base)
-        return tuple(scale * c for c in self.measured[base])
-
-
 def _size(spec, ds):
     if ds["kind"] in config.STREAMED_KINDS:  # the loader crops; the regimes' augment does not apply
         return (ds.get("views") or {}).get("crop", 224)
@@ -190,17 +149,37 @@ def dry_run_jobs(target, configfiles):
     return jobs
 
 
-def project(configfile, price, targets=None):
-    """One row per target (default: every figure and table of `all`, then `all` itself):
-    GPU jobs, GPU-hours, the largest job."""
+def target_jobs(configfile, targets=None):
+    """{target: [(script name, spec)]} of every job each target needs (default targets: every figure
+    and table that `all` builds, then `all` itself)."""
     runs = {}
     if targets is None:  # the figures are the plot jobs of `all`, whose dry run is kept for its own row
         runs["all"] = dry_run_jobs("all", configfile)
         targets = [argv[argv.index("--out") + 1] for script, _, argv in runs["all"] if script == "plot"] + ["all"]
+    return {target: [(s, spec) for s, spec, _ in runs.get(target) or dry_run_jobs(target, configfile)
+                     if spec is not None] for target in targets}
+
+
+def price_jobs(jobs, prices):
+    """One row per target of `jobs` ({target: [(script, spec)]}): GPU jobs, and per pricer of `prices`
+    (one Pricer, or {label: Pricer}) GPU-hours and the largest job, in columns suffixed _label when
+    there are several pricers."""
+    prices = prices if isinstance(prices, dict) else {"": prices}
     rows = []
-    for target in targets:
-        jobs = [(s, spec) for s, spec, _ in runs.get(target) or dry_run_jobs(target, configfile) if spec is not None]
-        seconds = [job_seconds(s, spec, price) for s, spec in jobs]
-        rows.append({"target": target, "gpu_jobs": sum(1 for t in seconds if t > 0),
-                     "gpu_hours": sum(seconds) / 3600, "largest_job_gpu_hours": max(seconds, default=0) / 3600})
-    return pd.DataFrame(rows)
+    for target, specs in jobs.items():
+        row = {"target": target}
+        for label, price in prices.items():
+            seconds = [job_seconds(s, spec, price) for s, spec in specs]
+            suffix = f"_{label}" if len(prices) > 1 else ""
+            row["gpu_jobs"] = sum(1 for t in seconds if t > 0)
+            row[f"gpu_hours{suffix}"] = sum(seconds) / 3600
+            row[f"largest_job_gpu_hours{suffix}"] = max(seconds, default=0) / 3600
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table[[c for c in table if not c.startswith("largest")] + [c for c in table if c.startswith("largest")]]
+
+
+def project(configfile, prices, targets=None):
+    """One row per target (default: every figure and table of `all`, then `all` itself): GPU jobs,
+    GPU-hours and the largest job at each of `prices` (see price_jobs)."""
+    return price_jobs(target_jobs(configfile, targets), prices)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .targets import DOUBLE_WIN, SWT_FIGURES, double_win_runs, figures, targets  # noqa: F401  (the Snakefile reads them here)
+
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 IMP_PRUNERS = ("imp_st", "imp_at")  # iterative: round k prunes round k-1's re-trained ticket
 PRUNERS = (*IMP_PRUNERS, "omp", "random", "dense")
@@ -92,6 +94,9 @@ def _semantic(cfg):
                     fail(f"datasets.{name}.{size}", "is required for a transfer dataset")
         if spec["kind"] != "demo" and "root" not in spec:
             fail(f"datasets.{name}.root", "the folder that holds (or will hold) the data is required")
+        if {"decode", "prefetch"} & set(spec) and spec["kind"] not in ("imagefolder", *STREAMED_KINDS):
+            fail(f"datasets.{name}.{min({'decode', 'prefetch'} & set(spec))}", "applies to the streamed kinds "
+                 f"(imagefolder, {', '.join(STREAMED_KINDS)}) only; remove it")
     for i, name in enumerate(cfg["random_pruning"]["pretrain"]):
         if name not in cfg["pretrain"]:
             fail(f"random_pruning.pretrain[{i}]", f"unknown pre-training {name!r}; defined: {sorted(cfg['pretrain'])}")
@@ -119,6 +124,10 @@ def _semantic(cfg):
             fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")
     data_limited_regimes(cfg)
     _check_analysis(cfg, fail)
+    known = figures(cfg)
+    for i, name in enumerate(cfg.get("targets", [])):
+        if name not in known:
+            fail(f"targets[{i}]", f"{name!r} is not a figure or table of this config; known: {', '.join(known)}")
     for i, name in enumerate(cfg.get("swt", {}).get("datasets", [])):
         if name not in datasets:
             fail(f"swt.datasets[{i}]", f"unknown dataset {name!r}; defined: {sorted(datasets)}")
@@ -158,8 +167,8 @@ def _check_analysis(cfg, fail):
     if k not in rounds(cfg):
         fail("analysis.fig7.round", f"round {k} is not among the transferred rounds {rounds(cfg)}, so no "
              "double-win verdict exists for it")
-    _check_train(cfg["transfer"]["regimes"]["adversarial"] | an["table_a2"]["train"],
-                 "analysis.table_a2.train", fail)
+    for fig, regime in (("table_a2", "adversarial"), ("fig6", an["fig6"]["regime"]), ("fig2", an["fig2"]["regime"])):
+        _check_train(cfg["transfer"]["regimes"][regime] | an[fig]["train"], f"analysis.{fig}.train", fail)
     from . import appendix
 
     appendix.check(cfg, an, fail)
@@ -178,13 +187,13 @@ def analysis(cfg):
         "fig5": {"datasets": datasets, **an.get("fig5", {})},
         "fig6": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "regime": "adversarial",
                  "seed": cfg["seeds"][0], "resolution": 51, "span": 1.0, "test_size": 1000,
-                 "checkpoint_every": 1, "attack": attack, **an.get("fig6", {})},
+                 "checkpoint_every": 1, "attack": attack, "train": {}, **an.get("fig6", {})},
         "fig7": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "data": "full",
                  "pointwise": "separate", **an.get("fig7", {})},
         "table_a2": {"datasets": datasets[:1], "seed": 1000, "train": {}, "attack": attack,
                      **an.get("table_a2", {})},
         "fig2": {"round": min(cfg["imp"]["rounds"], 10), "dataset": datasets[0], "fraction": 0.01,
-                 "regime": "adversarial", "seed": cfg["seeds"][0], **an.get("fig2", {})},
+                 "regime": "adversarial", "seed": cfg["seeds"][0], "train": {}, **an.get("fig2", {})},
         "figA10": {"datasets": [], "segmentation": None, "rounds": rounds(cfg), "regimes": list(REGIMES),
                    **an.get("figA10", {})},
     }

@@ -109,9 +109,12 @@ def study(cfg, name):
 
 
 def trajectory(cfg, init, name="fig6"):
-    """A transfer run of the study again, keeping its checkpoints (for Fig. 6 the same spec, so the same run)."""
-    f6 = config_mod.analysis(cfg)["fig6"]
+    """A transfer run of the study again, keeping its checkpoints: for Fig. 6 the same spec, so the same
+    run, unless the study's `train` (analysis.fig6.train / analysis.fig2.train) changes its training."""
+    an = config_mod.analysis(cfg)
+    f6 = an["fig6"]
     spec = transfer(cfg, init, *study(cfg, name))
+    spec["train"] = {**spec["train"], **an["fig6" if name == "fig6" else "fig2"]["train"]}
     spec.pop("transfer_attack", None)
     spec.pop("autoattack", None)
     spec["checkpoint_every"] = f6["checkpoint_every"]

@@ -6,7 +6,7 @@ import time
 import torch
 
 from ..data import voc
-from ..foundations import provenance
+from ..foundations import hparams, provenance
 from ..lottery import masks
 from ..models import pretrained
 from ..training import checkpoint, engine
@@ -33,7 +33,8 @@ def run(spec, weights_path, ticket_path, out, log):
     ticket = masks.load(ticket_path)
     mask = model.backbone_mask(net, ticket, str(ticket_path))
     device = engine.pick_device(spec["device"])
-    history = train.train(net, train_set, spec["train"], device, seed, mask, checkpoint.resume_path(out), log)
+    minutes = spec.get("engine", {}).get("checkpoint_minutes", hparams.CHECKPOINT_MINUTES)
+    history = train.train(net, train_set, spec["train"], device, seed, mask, checkpoint.resume_path(out), log, minutes)
     test = coco_eval.evaluate(net, test_set, device, spec["train"].get("eval_batch_size", spec["train"]["batch_size"]), log)
     if not backbone_zero_ok(net, mask):
         raise RuntimeError(f"{ticket_path}: pruned backbone weights are not zero after training")

@@ -4,8 +4,10 @@ the first min(warmup_iters, steps per epoch - 1) steps of the first epoch from w
 learning rate x0.1 at each milestone epoch, loss = the sum of the model's loss dict. The ticket's mask
 is applied after every optimiser step, so pruned backbone weights stay exactly zero.
 
-The training state is saved after every epoch (and at the next step after SIGTERM) and a job resumes
-from it to the same result: the order of images and the flips come from one seeded generator.
+The training state is saved once `minutes` (engine.checkpoint_minutes) have passed since the last
+save, checked after every step and at epoch ends (0: after every epoch), and at the next step after
+SIGTERM; a job resumes from it to the same result: the order of images and the flips come from one
+seeded generator.
 """
 
 import math
@@ -13,6 +15,7 @@ import time
 
 import torch
 
+from ..foundations import hparams, timing
 from ..lottery import masks
 from ..training import checkpoint
 
@@ -49,15 +52,16 @@ def set_rng_state(state, gen):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def train(model, dataset, hp, device, seed, mask, resume=None, log=print):
-    """Train `model` on `dataset` (a VOCInstances whose generator is set here); returns the history."""
+def train(model, dataset, hp, device, seed, mask, resume=None, log=print, minutes=hparams.CHECKPOINT_MINUTES):
+    """Train `model` on `dataset` (a VOCInstances whose generator is set here); returns the history.
+    `resume`: the training state's path; `minutes`: the interval between its saves (0: every epoch)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     dataset.generator = gen
     model.to(device).train()
     masks.apply(model, mask)
     opt = optimizer(model, hp)
-    saver = checkpoint.Checkpointer(resume, log) if resume else None
+    saver = checkpoint.Checkpointer(resume, log, minutes) if resume else None
     saved = saver.load() if saver else None
     epoch, batch, order, sums, history = 0, 0, None, {}, []
     if saved:
@@ -67,6 +71,7 @@ def train(model, dataset, hp, device, seed, mask, resume=None, log=print):
         set_rng_state(saved["rng"], gen)
     size = hp["batch_size"]
     steps = math.ceil(len(dataset) / size)
+    timing.first_step()
     while epoch < hp["epochs"]:
         start = time.time() - sums.get("seconds", 0.0)
         order = torch.randperm(len(dataset), generator=gen) if order is None else order
@@ -78,15 +83,16 @@ def train(model, dataset, hp, device, seed, mask, resume=None, log=print):
             masks.apply(model, mask)
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + value
-            if saver and saver.stop_requested and step + 1 < steps:
+            if saver and (saver.stop_requested or saver.due()) and step + 1 < steps:
                 saver.save(_state(model, opt, epoch, step + 1, order, {**sums, "seconds": time.time() - start},
                                   history, gen))
-                raise checkpoint.Preempted()
+                if saver.stop_requested:
+                    raise checkpoint.Preempted()
         history.append({"epoch": epoch + 1, "lr": lr, "seconds": time.time() - start,
                         **{k: v / steps for k, v in sums.items() if k != "seconds"}})
         log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
         epoch, batch, order, sums = epoch + 1, 0, None, {}
-        if saver:
+        if saver and (saver.stop_requested or saver.due(epoch_end=True)):
             saver.save(_state(model, opt, epoch, 0, order, sums, history, gen))
             if saver.stop_requested:
                 raise checkpoint.Preempted()

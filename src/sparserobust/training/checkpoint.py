@@ -1,10 +1,15 @@
-"""Resumable training: the full training state, checksummed and written atomically, and SIGTERM
-(SLURM pre-emption) turned into a checkpoint at the next optimiser step."""
+"""Resumable training: the full training state, checksummed and written atomically once
+`engine.checkpoint_minutes` have passed since the last save (checked at optimiser steps and epoch
+ends; 0: after every epoch), and SIGTERM (SLURM pre-emption) turned into a checkpoint at the next
+optimiser step. A job killed outright (SIGKILL, a node failure) resumes from its last save and
+loses at most that interval of training; a pre-empted one loses nothing."""
 
 import contextlib
+import math
 import os
 import signal
 import threading
+import time
 
 import torch
 
@@ -18,13 +23,38 @@ class Preempted(SystemExit):
         super().__init__(143)
 
 
+def now():
+    """The clock of the save interval, in seconds (a function, so tests can replace it)."""
+    return time.monotonic()
+
+
+def check_minutes(minutes):
+    """`minutes` as a float, or a ValueError naming the config key."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not math.isfinite(minutes) \
+            or minutes < 0:
+        raise ValueError(f"engine.checkpoint_minutes: {minutes!r}; give a number >= 0 (minutes between saves of "
+                         "the training state; 0: after every epoch)")
+    return float(minutes)
+
+
 class Checkpointer:
-    def __init__(self, path, log=print):
+    """The training state file of one job: `due` says when to save it (every `minutes`, counted from
+    the start and from each save; minutes=0: at every epoch end), `stop_requested` when SIGTERM came."""
+
+    def __init__(self, path, log=print, minutes=0.0):
         self.path = str(path)
         self.log = log
+        self.interval = 60 * check_minutes(minutes)
+        self.last_save = now()
         self.stop_requested = False
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_term)
+
+    def due(self, epoch_end=False):
+        """Whether to save now: at an epoch end when the interval is 0, else once it has passed."""
+        if self.interval == 0:
+            return epoch_end
+        return now() - self.last_save >= self.interval
 
     def _on_term(self, signum, frame):
         self.stop_requested = True
@@ -39,6 +69,7 @@ class Checkpointer:
 
     def save(self, state):
         provenance.save_torch(self.path, state)
+        self.last_save = now()
 
 
 def rng_state(gen, dev_gen):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from ..data import arrays as data_mod
-from ..foundations import distributed
+from ..foundations import distributed, timing
 from ..lottery import masks
 from . import checkpoint as checkpoint_mod
 from . import evaluate, optim
@@ -48,9 +48,10 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
     """Train `model` (a models.Normalized) and return (history, best epoch record, best state).
 
     `hooks` (Hooks, optional): a sparsifier, teachers, a per-epoch callback, extra state.
-    `checkpoint` (a path): the full training state is saved there after every epoch and on
-    SIGTERM (then the process exits with 143), and a run finds it and continues; the result
-    equals an uninterrupted run.
+    `checkpoint` (a path): the full training state is saved there once hp.checkpoint_minutes
+    have passed since the last save (checked after every optimiser step and at epoch ends; 0:
+    after every epoch) and on SIGTERM (then the process exits with 143), and a run finds it and
+    continues; the result equals an uninterrupted run.
     """
     hooks = hooks or Hooks()
     sparsifier, on_epoch, extra_state = hooks.sparsifier, hooks.on_epoch, hooks.extra_state
@@ -72,7 +73,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
     nets = compiled(model, hp, device)
     opt = optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     history, best, best_state = [], None, None
-    ckpt = checkpoint_mod.Checkpointer(checkpoint, log) if checkpoint else None
+    ckpt = checkpoint_mod.Checkpointer(checkpoint, log, hp.checkpoint_minutes) if checkpoint else None
     saved = ckpt.load() if ckpt else None
     start_epoch, partial = 0, None
     if saved is not None:
@@ -101,6 +102,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
     ctx = StepContext(hp, device, opt, gen, dev_gen, autocast, mask, sparsifier, tuple(hooks.teachers), nets)
     bar = sys.stdout.isatty()  # a progress bar on a terminal; one line per epoch in a rule's log
     steps = (hp.steps_per_epoch or -(-len(splits["train"]) // hp.batch_size)) if bar else 0
+    timing.first_step()
     for epoch in range(start_epoch, hp.epochs):
         if sparsifier is not None and sparsifier.stop:
             break
@@ -112,10 +114,14 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
         def on_step(i, sums, epoch=epoch, gen_epoch_start=gen_epoch_start):
             if bar:
                 progress(epoch + 1, hp.epochs, i, steps, sums())
-            if ckpt is not None and ckpt.stop_requested:
+            if ckpt is None:
+                return
+            if ckpt.stop_requested:
                 snapshot(epoch, i, sums(), gen_epoch_start)
                 log(f"SIGTERM: saved the state at epoch {epoch + 1}, batch {i}; exiting")
                 raise checkpoint_mod.Preempted()
+            if distributed.is_main() and ckpt.due():  # the interval passed inside a (long) epoch
+                snapshot(epoch, i, sums(), gen_epoch_start)
 
         rec.update(train_epoch(model, splits["train"], ctx, partial, on_step))
         partial = None
@@ -135,7 +141,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
         if best is None or score > best["score"]:
             best = {"epoch": rec["epoch"], "score": score}
             best_state = copy.deepcopy(model.state_dict())
-        if ckpt is not None:
+        if ckpt is not None and ckpt.due(epoch_end=True):
             snapshot(epoch + 1)
         if sparsifier is not None and sparsifier.stop:
             log(f"stopped after epoch {rec['epoch']}")
