@@ -26,14 +26,15 @@ def tiny_config(tmp):
     cfg["transfer"]["data_fractions"] = [0.2]
     cfg["analysis"].update(fig4={"init": "adversarial", "datasets": ["demo_cifar10"]},
                            fig5={"datasets": ["demo_cifar10"]})
-    cfg["analysis"]["fig6"].update(resolution=5, test_size=100)
+    cfg["analysis"]["fig6"].update(resolution=5, test_size=100, train={})
     cfg["analysis"]["table_a2"]["train"] = {"epochs": 4}
-    cfg["analysis"]["fig2"]["round"] = 2
+    cfg["analysis"]["fig2"].update(round=2, train={})
     cfg["analysis"]["figA10"] = {"datasets": ["demo_cub"], "segmentation": "demo_voc", "rounds": [0, 2],
                                  "regimes": ["standard"]}
     for name in ("demo_cub", "demo_voc"):  # their fabricated copies under this run's results
         cfg["datasets"][name]["root"] = str(tmp / "files" / name)
-    cfg["datasets"]["demo_voc"]["fabricate"].update(n_test=16)  # the demo's 64 training images and 10 epochs
+    cfg["datasets"]["demo_voc"]["fabricate"].update(n_test=16)  # the demo's 64 training images
+    cfg["segmentation"]["train"].update(epochs=10, milestones=[8])
     sw = cfg["swt"]
     sw["datasets"] = ["demo_swt_a"]
     cfg["datasets"]["demo_swt_a"].update(train_size=300, val_size=100, test_size=100)
