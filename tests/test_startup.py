@@ -34,7 +34,8 @@ def results(tmp_path):
     return r
 
 
-def test_timing_line_round_trips_and_counts_from_the_process_start():
+def test_timing_line_round_trips_and_counts_from_the_process_start(monkeypatch):
+    monkeypatch.setattr(timing, "_MARKS", {})  # this test process's own marks
     timing.mark("main")
     timing.first_step()
     marks = timing.parse("epoch=1 x=2\n" + timing.line() + "\n")

@@ -1,6 +1,6 @@
 """GPU-hours of a config, per figure, from step rates: measured ones (a benchmark CSV of a GPU) or,
 until a GPU has measured this engine, a range between two rates anchored in published
-ResNet-50 training throughputs (ANCHORS).
+ResNet-50 training throughputs (rates.ANCHORS).
 
 The jobs come from Snakemake's own dry run (`-n -p -F TARGET`), so a figure's count is
 exactly the training and evaluation its DAG holds. Each job's work is read from its spec:
