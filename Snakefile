@@ -6,7 +6,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from sparserobust.pipeline import appendix, config as cfg_mod, jobs  # noqa: E402
+from sparserobust.pipeline import (
+    appendix,
+    config as cfg_mod,
+    jobs,
+    targets as figure_targets,
+)  # noqa: E402
 
 # config.yaml is the default; a --configfile (e.g. config/demo.yaml) replaces it instead of
 # being merged into it, so the demo never inherits a paper URL or checksum.
@@ -31,8 +36,8 @@ CONDA_ENV = "../../envs/sparserobust.yaml"
 FIG = config.get("figures", "figures")
 # figure (figures/NAME.pdf) -> the collected table it is drawn from (<results>/tables/TABLE.csv);
 # TARGETS: those `all` builds (config `targets`, default every one)
-FIGURES = cfg_mod.figures(config)
-TARGETS = cfg_mod.targets(config)
+FIGURES = figure_targets.figures(config)
+TARGETS = figure_targets.targets(config)
 
 for init, entry in config["pretrain"].items():
     if not entry.get("url") and not entry.get("path") and "train" not in entry:

@@ -8,7 +8,7 @@ import argparse
 import _path  # noqa: F401
 
 from sparserobust.foundations import provenance
-from sparserobust.performance import projection
+from sparserobust.performance import projection, rates
 from sparserobust.pipeline import cli
 
 p = argparse.ArgumentParser(description=__doc__)
@@ -16,7 +16,7 @@ p.add_argument("--configfile", nargs="+", default=["config.yaml"], help="as give
 src = p.add_mutually_exclusive_group()
 src.add_argument("--measured", "--benchmark", nargs="+", default=None,
                  help="CSVs written by scripts/benchmark.py --out on the GPU you plan for "
-                 f"(default: those with a GPU row in {projection.BENCHMARKS.relative_to(projection.ROOT)})")
+                 f"(default: those with a GPU row in {rates.BENCHMARKS.relative_to(rates.ROOT)})")
 src.add_argument("--anchored", action="store_true", help="the anchored range even where a GPU benchmark exists")
 p.add_argument("--targets", nargs="+", default=None, help="default: every figure and table, and all")
 p.add_argument("--out", default=None, help="CSV of the table")
@@ -24,7 +24,7 @@ args = p.parse_args()
 
 
 def main():
-    prices, basis = projection.rates(args.measured, anchored=args.anchored)
+    prices, basis = rates.rates(args.measured, anchored=args.anchored)
     table = projection.project(args.configfile, prices, args.targets)
     print(f"config: {' '.join(args.configfile)}; GPU-hours of one GPU, every job built from nothing")
     print("\n".join(basis))

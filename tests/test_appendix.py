@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from sparserobust.data import prepare
-from sparserobust.performance import projection
+from sparserobust.performance import projection, rates
 from sparserobust.pipeline import config, jobs
 
 from conftest import ROOT, snakemake
@@ -88,7 +88,7 @@ def test_prepare_writes_a_fabricated_layout_once(tmp_path):
 def test_segmentation_jobs_are_priced_by_their_images_and_epochs():
     cfg = config.validate(paper())
     spec = jobs.segmentation(cfg, "standard", "imp_st", 3, "voc2012", 0)
-    price = projection.Pricer(rate=1e14)
+    price = rates.Pricer(rate=1e14)
     one = projection.job_seconds("segmentation", spec, price)
     twice = copy.deepcopy(spec)
     twice["train"]["epochs"] *= 2

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sparserobust.performance import projection
+from sparserobust.performance import projection, rates
 
 from conftest import ROOT, snakemake
 
@@ -39,8 +39,8 @@ def test_benchmark_table_has_both_steps_and_sane_numbers(bench_csv):
 
 
 def test_width_variant_priced_from_its_family_by_flops():
-    price = projection.Pricer(measured={("preact_resnet18", 32): (3.0, 2.0, 1.0)})
-    ratio = projection.forward_flops("preact_resnet18:0.25", 32) / projection.forward_flops("preact_resnet18", 32)
+    price = rates.Pricer(measured={("preact_resnet18", 32): (3.0, 2.0, 1.0)})
+    ratio = rates.forward_flops("preact_resnet18:0.25", 32) / rates.forward_flops("preact_resnet18", 32)
     assert 0.03 < ratio < 0.15  # a quarter of the width: about 1/16 of the FLOPs
     assert price("preact_resnet18:0.25", 32) == pytest.approx((3 * ratio, 2 * ratio, ratio))
 
@@ -69,12 +69,12 @@ def test_measured_costs_from_rates(tmp_path):
     csv = tmp_path / "b.csv"
     pd.DataFrame([{"model": "demo", "step": "standard", "engine_img_s": 100.0},
                   {"model": "demo", "step": "PGD-10 AT", "engine_img_s": 10.0}]).to_csv(csv, index=False)
-    (a, b, f), = projection.measured_costs(csv).values()
+    (a, b, f), = rates.measured_costs(csv).values()
     assert a == pytest.approx(0.01) and b == pytest.approx(0.009) and f == pytest.approx(0.01 / 3)
 
 
 def test_job_seconds_by_hand():
-    price = projection.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})
+    price = rates.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})
     spec = {"arch": "resnet50", "fraction": 0.1,
             "dataset": {"kind": "torchvision", "name": "cifar10", "train_size": 1000, "val_size": 50},
             "train": {"epochs": 2, "select": "ra", "augment": {"kind": "random_resized_crop", "size": 224},
@@ -92,11 +92,11 @@ def test_job_seconds_by_hand():
 
 def test_unbenchmarked_architecture_is_named():
     with pytest.raises(ValueError, match="wrn34_10"):
-        projection.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})("wrn34_10", 32)
+        rates.Pricer(measured={("resnet50", 224): (3.0, 2.0, 1.0)})("wrn34_10", 32)
 
 
 def test_projection_of_the_demo_config_from_the_measured_csv(bench_csv):
-    table = projection.project(str(ROOT / "config" / "demo.yaml"), projection.Pricer(projection.measured_costs(bench_csv)),
+    table = projection.project(str(ROOT / "config" / "demo.yaml"), rates.Pricer(rates.measured_costs(bench_csv)),
                                ["figures/demo/fig3.pdf", "figures/demo/fig5.pdf"])
     assert (table.gpu_jobs > 10).all() and (table.gpu_hours > 0).all()
     assert (table.largest_job_gpu_hours <= table.gpu_hours).all()

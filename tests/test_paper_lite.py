@@ -7,8 +7,9 @@ import yaml
 from test_paper_smoke import PAPER, shrink_violations
 
 from sparserobust.analysis import published
-from sparserobust.performance import projection
+from sparserobust.performance import projection, rates
 from sparserobust.pipeline import config
+from sparserobust.pipeline import targets as figure_targets
 
 from conftest import ROOT
 
@@ -32,15 +33,15 @@ def test_lite_only_drops_and_keeps_the_method():
     override = yaml.safe_load(LITE.read_text())
     targets = override.pop("targets")
     assert shrink_violations(PAPER, override) == []  # the lists it sets are subsets of config.yaml's
-    assert set(targets) < set(config.figures(config.validate(PAPER)))
+    assert set(targets) < set(figure_targets.figures(config.validate(PAPER)))
     cfg = lite()
     for key in set(PAPER) - {"name", "results", "transfer", "analysis", "swt"}:
         assert cfg[key] == PAPER[key], key  # seeds, IMP, weights, datasets, resources: config.yaml's
     assert without(cfg["transfer"], "datasets", "rounds") == without(PAPER["transfer"], "datasets", "rounds")
     assert without(cfg["swt"], "archs", "datasets") == without(PAPER["swt"], "archs", "datasets")
     assert without(cfg["analysis"], "fig5") == without(PAPER["analysis"], "fig5")
-    assert config.double_win_runs(cfg) == ["fig3"]
-    assert config.double_win_runs(config.validate(PAPER)) == ["fig3", "fig4", "fig5"]
+    assert figure_targets.double_win_runs(cfg) == ["fig3"]
+    assert figure_targets.double_win_runs(config.validate(PAPER)) == ["fig3", "fig4", "fig5"]
 
 
 def test_every_published_extreme_is_decided_by_its_neighbouring_rounds():
@@ -85,7 +86,7 @@ def test_lite_all_is_a_valid_dag_of_the_kept_runs(dags):
 
 def test_lite_costs_at_most_a_fifth_of_the_paper_config(dags):
     full, small = dags
-    prices, _ = projection.anchored_rates()
+    prices, _ = rates.anchored_rates()
     table = projection.price_jobs({"paper": full, "paper-lite": small}, prices).set_index("target")
     for label in prices:
         hours = table[f"gpu_hours_{label}"]

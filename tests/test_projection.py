@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sparserobust.performance import bench, projection
+from sparserobust.performance import bench, projection, rates
 
 from conftest import ROOT
 
@@ -20,23 +20,23 @@ TRANSFER = {"arch": "resnet50", "dataset": {"kind": "torchvision", "name": "cifa
 
 
 def test_anchors_are_the_published_throughputs_as_fractions_of_peak():
-    optimistic, likely = projection.ANCHORS
+    optimistic, likely = rates.ANCHORS
     assert (optimistic.label, likely.label) == ("optimistic", "likely")
     assert optimistic.images_per_s == 7000 and likely.images_per_s == 2470
     # a ResNet-50 training step at 224 px is 3 forward passes of 8.17 GFLOP
-    assert projection.anchor_rate(optimistic) == pytest.approx(7000 * 3 * 8.174e9, rel=1e-3)
+    assert rates.anchor_rate(optimistic) == pytest.approx(7000 * 3 * 8.174e9, rel=1e-3)
     peak = bench.PEAK_BF16["H100"]
-    assert 0.15 < projection.anchor_rate(optimistic) / peak < 0.20  # MLPerf's hand-tuned H100: 15-20 % of peak
-    assert projection.anchor_rate(likely) < projection.anchor_rate(optimistic)
+    assert 0.15 < rates.anchor_rate(optimistic) / peak < 0.20  # MLPerf's hand-tuned H100: 15-20 % of peak
+    assert rates.anchor_rate(likely) < rates.anchor_rate(optimistic)
 
 
 def test_anchored_range_is_ordered_and_follows_from_the_anchors():
-    prices, lines = projection.anchored_rates()
+    prices, lines = rates.anchored_rates()
     assert list(prices) == ["optimistic", "likely"] and "ANCHORED" in lines[0]
     jobs = {"figures/x.pdf": [("transfer", TRANSFER), ("plot", None)], "all": [("make_ticket", TICKET), ("transfer", TRANSFER)]}
     table = projection.price_jobs(jobs, prices).set_index("target")
     assert list(table.gpu_jobs) == [1, 2]
-    for anchor in projection.ANCHORS:
+    for anchor in rates.ANCHORS:
         n = anchor.images_per_s  # ResNet-50 at 224 px: a training step 1/n s, an attack step 2/3n, a forward 1/3n
         a, b, f = 1 / n, 2 / (3 * n), 1 / (3 * n)
         transfer = 2 * (100 * (a + 10 * b) + 10 * (2 * f + 20 * b)) + 20 * (2 * f + 20 * b)
@@ -59,20 +59,20 @@ def test_a_gpu_benchmark_replaces_the_anchors_and_a_cpu_one_does_not(tmp_path):
     cpu.mkdir()
     gpu.mkdir()
     bench_csv(cpu / "laptop.csv", "CPU (x86_64, 2 threads)")
-    assert list(projection.rates(folder=cpu)[0]) == ["optimistic", "likely"]
+    assert list(rates.rates(folder=cpu)[0]) == ["optimistic", "likely"]
     bench_csv(gpu / "laptop.csv", "CPU (x86_64, 2 threads)", (50.0, 5.0))
     bench_csv(gpu / "node.csv", "NVIDIA H100 80GB HBM3")
     pd.DataFrame([{"target": "all", "gpu_hours": 1.0}]).to_csv(gpu / "node.gpu_hours.paper.csv", index=False)
-    assert projection.gpu_benchmarks(gpu) == [gpu / "node.csv"]
-    prices, lines = projection.rates(folder=gpu)
+    assert rates.gpu_benchmarks(gpu) == [gpu / "node.csv"]
+    prices, lines = rates.rates(folder=gpu)
     assert list(prices) == ["measured"] and "MEASURED on NVIDIA H100 80GB HBM3" in lines[0]
     assert prices["measured"]("resnet50", 224) == pytest.approx((1 / 5000, (1 / 500 - 1 / 5000) / 10, 1 / 15000))
-    assert list(projection.rates(folder=gpu, anchored=True)[0]) == ["optimistic", "likely"]
-    named_cpu = projection.rates([cpu / "laptop.csv"])[0]["measured"]  # a CPU file named explicitly is used
+    assert list(rates.rates(folder=gpu, anchored=True)[0]) == ["optimistic", "likely"]
+    named_cpu = rates.rates([cpu / "laptop.csv"])[0]["measured"]  # a CPU file named explicitly is used
     assert named_cpu("resnet50", 224)[0] == pytest.approx(1 / 5000)
     bench_csv(gpu / "other.csv", "NVIDIA A100-SXM4-80GB")
     with pytest.raises(ValueError, match="several devices.*--measured"):
-        projection.rates(folder=gpu)
+        rates.rates(folder=gpu)
 
 
 def test_script_prints_both_columns_and_names_its_rates(tmp_path):

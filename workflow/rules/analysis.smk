@@ -24,7 +24,7 @@ rule collect_runs:
 
 rule double_win_table:
     input:
-        expand(f"{R}/tables/{{name}}.csv", name=cfg_mod.double_win_runs(config)),
+        expand(f"{R}/tables/{{name}}.csv", name=figure_targets.double_win_runs(config)),
     output:
         f"{R}/tables/table_doublewin.csv",
     log:

@@ -19,20 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..pipeline import config
-from .rates import (  # noqa: F401
-    ANCHORS,
-    BENCHMARKS,
-    Anchor,
-    Pricer,
-    anchor_rate,
-    anchored_rates,
-    forward_flops,
-    gpu_benchmarks,
-    measured_costs,
-    measured_rates,
-    on_gpu,
-    rates,
-)
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: its Snakefile
 IMAGENET_TRAIN = 1_281_167  # ILSVRC-2012 training images (when the folder is not there to count)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .targets import DOUBLE_WIN, SWT_FIGURES, double_win_runs, figures, targets  # noqa: F401  (the Snakefile reads them here)
+from .targets import figures
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 IMP_PRUNERS = ("imp_st", "imp_at")  # iterative: round k prunes round k-1's re-trained ticket
