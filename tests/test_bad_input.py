@@ -46,6 +46,24 @@ def test_malformed_yaml_unknown_key_wrong_type(tmp_path):
         config.load(bad)
 
 
+def test_unknown_architecture_or_malformed_device_stops_at_config_load(tmp_path):
+    """Values that used to pass validation and fail only once a job built the model or picked the device."""
+    bad = tmp_path / "bad.yaml"
+    for edit, message in (
+        (lambda c: c["model"].update(arch="resnet18"), "model.arch: 'resnet18' is not an architecture of this "
+         "workflow; known: resnet50, small_resnet"),
+        (lambda c: c["swt"].update(archs=["preact_resnet18:quarter"]), "swt.archs[0]: 'preact_resnet18:quarter' needs "
+         "a width multiplier > 0 after ':'; known: "),
+        (lambda c: c.update(device="cuda1"), "device: 'cuda1' is not a device; give one of auto, cpu, cuda, cuda:N"),
+    ):
+        cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+        edit(cfg)
+        bad.write_text(yaml.safe_dump(cfg))
+        with pytest.raises(config.ConfigError) as err:
+            config.load(bad)
+        assert message in str(err.value)
+
+
 def imagenet_spec(root, num_classes=2):
     return {"key": "imagenet", "kind": "imagefolder", "root": str(root), "num_classes": num_classes,
             "mean": [0.5] * 3, "std": [0.25] * 3}

@@ -108,3 +108,41 @@ def test_corrupt_or_truncated_files_are_refused(job, tmp_path):
     torch.save({"mask": {}}, plain)
     with pytest.raises(ValueError, match="not a checksummed file"):
         masks.load(plain)
+
+
+def test_trajectory_killed_mid_run_resumes_to_the_same_checkpoints(job):
+    """Fig. 6's trajectory keeps a checkpoint every epoch; killed with SIGKILL after a few and started again,
+    it writes the same list of checkpoints (the kept ones come back from the saved state) as a whole run."""
+    tmp, _ = job
+    cfg = config.load(ROOT / "config" / "demo.yaml")
+    cfg["analysis"]["fig6"]["train"]["epochs"] = 5
+    spec = jobs.trajectory(cfg, "standard")
+    spec["device"] = "cpu"
+    spec["engine"] = {**spec["engine"], "checkpoint_minutes": 0}
+
+    def run(out, **kw):
+        cmd = [sys.executable, str(ROOT / "scripts" / "trajectory.py"), "--spec", json.dumps(spec), "--weights",
+               str(tmp / "w.pt"), "--ticket", str(tmp / "t.pt"), "--out", str(out)]
+        return subprocess.Popen(cmd, **kw)
+
+    whole = tmp / "whole.pt"
+    assert run(whole, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait(timeout=300) == 0
+    out, log = tmp / "trajectory.pt", tmp / "trajectory.log"
+    with open(log, "w") as handle:
+        proc = run(out, stdout=handle, stderr=subprocess.STDOUT)
+        wait_for(lambda: "epoch=3" in log.read_text(), proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not out.exists()
+    saved = provenance.load_torch(f"{out}.resume")
+    assert 1 <= saved["epoch"] < 5 and len(saved["extra"]) == saved["epoch"] + 1  # the start and one per epoch
+    with open(log, "a") as handle:
+        assert run(out, stdout=handle, stderr=subprocess.STDOUT).wait(timeout=300) == 0
+    assert "resuming from" in log.read_text()
+    a, b = provenance.load_torch(whole), provenance.load_torch(out)
+    assert len(a["states"]) == len(b["states"]) == 6
+    for x, y in zip(a["states"], b["states"], strict=True):
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    drop = {"seconds"}
+    assert [{k: v for k, v in h.items() if k not in drop} for h in a["history"]] == \
+           [{k: v for k, v in h.items() if k not in drop} for h in b["history"]]

@@ -2,16 +2,12 @@
 FLOPs by both rules, Robust Bird's milestones and definitions, Flying Bird's update order and interval
 schedule, the two-teacher distillation loss, SWA, fp32 evaluation and AutoAttack."""
 
-import copy
 import dataclasses
-import json
-import os
-import signal
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
 from sparserobust.data import arrays as data
@@ -20,12 +16,9 @@ from sparserobust.foundations import hparams
 from sparserobust.lottery import masks
 from sparserobust.models import flops
 from sparserobust.models import registry as models
-from sparserobust.pipeline import jobs
 from sparserobust.sparse import birds, dynamic, outcome, swt
 from sparserobust.sparse.swa import SWA
 from sparserobust.training import autoattack, engine, evaluate, optim, step
-
-from conftest import ROOT
 
 CPU = torch.device("cpu")
 
@@ -108,23 +101,39 @@ def test_grown_weights_and_their_momentum_start_at_zero_in_the_engine_step():
     assert (weight[~mask[name]] == 0).all()
 
 
-def test_two_teacher_distillation_loss_weights():
-    logits = torch.tensor([[2.0, 0.0, -1.0]])
-    t1, t2 = torch.tensor([[0.0, 1.0, 0.0]]), torch.tensor([[3.0, 0.0, 0.0]])
-    y = torch.tensor([0])
-    hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 1, "kd_ce": 0.3, "kd_weights": [0.1, 0.6],
-                        "kd_temperature": 2.0})
+def test_two_teacher_distillation_loss_by_hand_follows_its_weights_and_temperature():
+    """Chen et al.'s loss (main_adv.py, utils.py loss_fn_kd): kd_ce x CE(student, labels) + sum_i w_i x T^2 x
+    mean over the batch of sum_c softmax(teacher_i / T)_c x -log softmax(student / T)_c, by hand on 3 classes."""
+    student = [[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]]
+    t1, t2 = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], [[3.0, 0.0, 0.0], [0.0, 0.0, 2.0]]
+    labels = [0, 1]
 
-    def soft_ce(teacher):  # Chen et al.'s loss_fn_kd by hand
-        p = F.softmax(teacher / 2.0, dim=1)
-        return -(p * F.log_softmax(logits / 2.0, dim=1)).sum() * 4.0
+    def softmax(row, t=1.0):
+        e = [math.exp(v / t) for v in row]
+        return [v / sum(e) for v in e]
 
-    teachers = (lambda x: t1, lambda x: t2)
-    got = step._loss(logits, y, None, hp, teachers)
-    want = 0.3 * F.cross_entropy(logits, y) + 0.1 * soft_ce(t1) + 0.6 * soft_ce(t2)
-    assert float(got) == pytest.approx(float(want))
+    def by_hand(ce_weight, weights, t):
+        ce = sum(-math.log(softmax(s)[c]) for s, c in zip(student, labels)) / 2
+        soft = [sum(sum(-p * math.log(q) for p, q in zip(softmax(tr, t), softmax(s, t)))
+                    for s, tr in zip(student, teacher)) / 2 * t ** 2 for teacher in (t1, t2)]
+        return ce_weight * ce + weights[0] * soft[0] + weights[1] * soft[1]
+
+    logits, y = torch.tensor(student, dtype=torch.float64), torch.tensor(labels)
+    teachers = (lambda x: torch.tensor(t1, dtype=torch.float64), lambda x: torch.tensor(t2, dtype=torch.float64))
+
+    def loss(ce_weight, weights, t):
+        hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 2, "kd_ce": ce_weight, "kd_weights": weights,
+                            "kd_temperature": t})
+        return float(step._loss(logits, y, None, hp, teachers))
+
+    for ce_weight, weights, t in ((0.3, [0.1, 0.6], 2.0), (0.3, [0.1, 0.6], 4.0), (0.3, [0.6, 0.1], 2.0),
+                                  (1.0, [0.0, 0.0], 2.0), (0.0, [1.0, 0.0], 1.0)):
+        assert loss(ce_weight, weights, t) == pytest.approx(by_hand(ce_weight, weights, t), rel=1e-12), (weights, t)
+    base = loss(0.3, [0.1, 0.6], 2.0)
+    assert abs(loss(0.3, [0.1, 0.6], 4.0) - base) > 0.05 and abs(loss(0.3, [0.6, 0.1], 2.0) - base) > 0.05
+    hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 2, "kd_weights": [0.1, 0.6]})
     assert float(step._loss(logits, y, None, dataclasses.replace(hp, kd_weights=()), ())) == \
-        pytest.approx(float(F.cross_entropy(logits, y)))
+        pytest.approx(by_hand(1.0, [0.0, 0.0], 1.0), rel=1e-12)
     with pytest.raises(ValueError, match="2 distillation weights for 1 teachers"):
         step._loss(logits, y, None, hp, teachers[:1])
 
@@ -147,6 +156,47 @@ def test_swa_is_an_equal_weight_running_mean_from_its_start_epoch():
     averaged = swa.evaluated(data.ArrayData(x, y, 2), hp, CPU)
     bn = averaged.net[1]
     assert not averaged.training and int(bn.num_batches_tracked) == 4 and bn.momentum == 0.1
+
+
+def test_the_end_of_swa_masks_the_average_then_recomputes_batch_norm_over_the_training_data():
+    """SWA.evaluated: the mask goes on the averaged weights (averages of dense-updated states are nonzero at pruned
+    positions), then batch norm's statistics are recomputed over the training data with the masked weights: the
+    equal-weight mean over batches of each batch's mean and unbiased variance, computed here by hand."""
+    torch.manual_seed(0)
+    conv, fc = nn.Conv2d(3, 2, 1, bias=False), nn.Linear(32, 2)
+    model = models.Normalized(nn.Sequential(conv, nn.BatchNorm2d(2), nn.Flatten(), fc), [0.5] * 3, [0.25] * 3)
+    with torch.no_grad():
+        model.net[1].running_mean.fill_(5.0)  # stale statistics the average starts from
+        model.net[1].running_var.fill_(7.0)
+    swa = SWA(model, start=1)
+    states = []
+    for scale in (1.0, -3.0):
+        with torch.no_grad():
+            conv.weight.copy_(scale * torch.arange(1.0, 7.0).view(2, 3, 1, 1))
+            fc.weight.normal_()
+        swa.update(model)
+        states.append((conv.weight.clone(), fc.weight.clone()))
+    mask = {"0.weight": torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.bool).view(2, 3, 1, 1),
+            "3.weight": torch.rand(2, 32, generator=torch.Generator().manual_seed(2)) < 0.5}
+    x, y = generate(1, 2, 16, 0, size=4)
+    train = data.ArrayData(x, y, 2)
+    hp = hparams.train({"epochs": 1, "lr": 0.1, "batch_size": 4})  # no augmentation: the batches are the images
+    averaged = swa.evaluated(train, hp, CPU, mask, seed=3)
+    w_conv, w_fc = averaged.net[0].weight, averaged.net[3].weight
+    mean_conv, mean_fc = (states[0][0] + states[1][0]) / 2, (states[0][1] + states[1][1]) / 2
+    assert (mean_conv[~mask["0.weight"]] != 0).all() and (mean_fc[~mask["3.weight"]] != 0).all()
+    assert (w_conv[~mask["0.weight"]] == 0).all() and (w_fc[~mask["3.weight"]] == 0).all()
+    assert torch.allclose(w_conv, mean_conv * mask["0.weight"]) and torch.allclose(w_fc, mean_fc * mask["3.weight"])
+    means, variances = [], []
+    for xb, _ in data.batches(train, 4, CPU, hp.augment, torch.Generator().manual_seed(3), shuffle=True):
+        z = F.conv2d((xb - 0.5) / 0.25, mean_conv * mask["0.weight"])  # the batch-norm input, by hand
+        means.append(z.mean((0, 2, 3)))
+        variances.append(z.var((0, 2, 3), unbiased=True))
+    assert len(means) == 4
+    bn = averaged.net[1]
+    assert torch.allclose(bn.running_mean, torch.stack(means).mean(0), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(bn.running_var, torch.stack(variances).mean(0), rtol=1e-5, atol=1e-6)
+    assert not averaged.training
 
 
 def test_evaluation_runs_in_fp32_by_default_whatever_the_training_precision():
@@ -186,44 +236,3 @@ def test_autoattack_is_no_weaker_than_pgd_on_a_trained_model():
     assert got["pgd"] == pytest.approx(100 * pgd_ra, abs=100 * 2 / 48)  # the same images, other random starts
     assert not model.training  # the attack left the model as it found it
     assert evaluate.accuracy(model, test, CPU, 48)[0] == clean
-
-
-def test_a_preempted_flying_bird_plus_swa_run_resumes_to_the_same_record(tmp_path, monkeypatch):
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg.pop("autoattack")
-    cfg["datasets"]["demo_swt_a"].update(train_size=200, val_size=50, test_size=50)
-    sw = cfg["swt"]
-    sw["train"]["epochs"] = 4
-    sw["flying_bird"].update(update_every=3, update_schedule=[[2, 5]])
-    sw["flying_bird_plus"].update(start_epoch=1, window=2)
-    spec = jobs.swt(cfg, sw["archs"][0], "demo_swt_a", "flying_bird_plus", 0)
-    spec["swa"] = {"start": 2, "every": 1}  # SWA without teachers: the averaging's state resumes too
-
-    def record(name):
-        rec = json.loads((tmp_path / name).read_text())
-        rec.pop("seconds")
-        for h in rec["history"]:
-            h.pop("seconds")
-        return rec
-
-    swt.run(copy.deepcopy(spec), str(tmp_path / "whole.json"), lambda m: None)
-    original = dynamic.FlyingBird.after_step
-
-    def preempting(self, step, opt):
-        if step == 17:  # inside epoch 3 (7 steps per epoch), after an update at step 15
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(self, step, opt)
-
-    handler = signal.getsignal(signal.SIGTERM)
-    try:
-        monkeypatch.setattr(dynamic.FlyingBird, "after_step", preempting)
-        with pytest.raises(SystemExit) as stop:
-            swt.run(copy.deepcopy(spec), str(tmp_path / "parts.json"), lambda m: None)
-        assert stop.value.code == 143 and not (tmp_path / "parts.json").exists()
-        monkeypatch.setattr(dynamic.FlyingBird, "after_step", original)
-        swt.run(copy.deepcopy(spec), str(tmp_path / "parts.json"), lambda m: None)
-    finally:
-        signal.signal(signal.SIGTERM, handler)
-    whole, parts = record("whole.json"), record("parts.json")
-    assert whole["density_log"] and any(h.get("swa_test_ra") is not None for h in whole["history"])
-    assert parts == whole

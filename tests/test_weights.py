@@ -1,6 +1,7 @@
 import functools
 import http.server
 import threading
+import zipfile
 
 import pytest
 import torch
@@ -107,17 +108,6 @@ def test_truncated_file_and_wrong_layout_are_refused(tmp_path):
         weights.convert(good, "torchvision", models.SmallResNet(10, (4, 8, 16)), "pretrain.standard")
 
 
-def test_resnet50_roundtrip_all_layouts(tmp_path):
-    net = models.build("resnet50", 1000)
-    state = net.state_dict()
-    for fmt in weights.CONVERTERS:
-        path = tmp_path / f"{fmt}.pth"
-        torch.save(weights.as_published(state, fmt, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), path)
-        out = weights.convert(path, fmt, models.build("resnet50", 1000), fmt)
-        assert all(torch.equal(out[k], state[k]) for k in state)
-
-
-
 def test_a_checksum_list_pins_each_file_and_a_changed_file_is_refused(tmp_path):
     blob = tmp_path / "resnet50_linf_eps4.0.ckpt"
     blob.write_bytes(b"published bytes")
@@ -140,3 +130,121 @@ def test_relative_file_url_is_under_the_working_directory(tmp_path, monkeypatch)
     assert weights.resolve_url("file:w/x.pth") == (tmp_path / "w" / "x.pth").as_uri()
     assert weights.resolve_url("file:///abs/x.pth") == "file:///abs/x.pth"
     assert weights.resolve_url("https://h/x.pth") == "https://h/x.pth"
+
+
+# Checkpoints written as the published training code writes them, with the same calls, not through
+# pretrained.as_published: a real DataParallel, a real SGD optimiser after a step, the real schedule,
+# and torch.save with the authors' arguments, storages tagged as saved from cuda:0.
+
+
+class InputNormalize(torch.nn.Module):
+    """robustness/tools/helpers.py InputNormalize."""
+
+    def __init__(self, new_mean, new_std):
+        super().__init__()
+        self.register_buffer("new_mean", new_mean[..., None, None])
+        self.register_buffer("new_std", new_std[..., None, None])
+
+
+class Attacker(torch.nn.Module):
+    """robustness/attacker.py Attacker: the normaliser and the same model object."""
+
+    def __init__(self, model, mean, std):
+        super().__init__()
+        self.normalize = InputNormalize(mean, std)
+        self.model = model
+
+
+class AttackerModel(torch.nn.Module):
+    """robustness/attacker.py AttackerModel(model, dataset)."""
+
+    def __init__(self, model, mean, std):
+        super().__init__()
+        self.normalizer = InputNormalize(mean, std)
+        self.model = model
+        self.attacker = Attacker(model, mean, std)
+
+
+def random_resnet():
+    """torchvision's ResNet with ResNet-50's Bottleneck blocks, one per stage and narrow (3 M parameters, so
+    the files stay small), every tensor random (BatchNorm statistics too)."""
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    net = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, width_per_group=4)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                t.fill_(7)
+            else:
+                t.copy_(torch.rand_like(t) + 0.5 if name.endswith("running_var") else torch.randn_like(t) * 0.05)
+    return net
+
+
+def one_sgd_step(net, optimizer):
+    """A step on random gradients, so the optimiser state holds momentum buffers as after an epoch."""
+    for p in net.parameters():
+        p.grad = torch.randn_like(p) * 0.01
+    optimizer.step()
+
+
+def robustness_checkpoint(net, path, legacy):
+    """robustness/train.py train_model: DataParallel(AttackerModel), SGD + StepLR, then save_checkpoint's
+    ch.save(sd_info, path, pickle_module=dill) (published .ckpt files: the legacy serialization)."""
+    import dill
+
+    model = torch.nn.DataParallel(AttackerModel(net, torch.tensor([0.485, 0.456, 0.406]),
+                                                torch.tensor([0.229, 0.224, 0.225])))
+    opt = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
+    one_sgd_step(net, opt)
+    schedule.step()
+    sd_info = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+               "schedule": (schedule and schedule.state_dict()), "epoch": 1, "amp": None}
+    sd_info["adv_prec1"] = torch.tensor([50.0]).mean()  # top1.avg of AverageMeter over accuracy() tensors
+    torch.save(sd_info, path, pickle_module=dill, **({"_use_new_zipfile_serialization": False} if legacy else {}))
+    return model
+
+
+def fast_adversarial_checkpoint(net, path, legacy):
+    """locuslab/fast_adversarial ImageNet/main_fast.py: SGD with BatchNorm parameters free of weight decay,
+    DataParallel, then lib/utils.py save_checkpoint's torch.save(state, filename)."""
+    param_to_module = {p: type(m).__name__ for m in net.modules() for p in m.parameters(recurse=False)}
+    groups = [dict(params=[p for p in net.parameters() if "BatchNorm" not in param_to_module[p]]),
+              dict(params=[p for p in net.parameters() if "BatchNorm" in param_to_module[p]], weight_decay=0)]
+    opt = torch.optim.SGD(groups, 0.1, momentum=0.9, weight_decay=1e-4)
+    model = torch.nn.DataParallel(net)
+    one_sgd_step(net, opt)
+    state = {"epoch": 1, "arch": "resnet50", "state_dict": model.state_dict(),
+             "best_prec1": max(torch.tensor([50.0])[0], 0), "optimizer": opt.state_dict()}
+    torch.save(state, path, **({"_use_new_zipfile_serialization": False} if legacy else {}))
+    return model
+
+
+@pytest.mark.parametrize("fmt", ["robustness", "fast_adversarial"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_conversion_of_checkpoints_written_as_the_authors_code_writes_them(tmp_path, monkeypatch, fmt, legacy):
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    torch.manual_seed(3)
+    net = random_resnet()
+    path = tmp_path / f"{fmt}.ckpt"
+    writer = robustness_checkpoint if fmt == "robustness" else fast_adversarial_checkpoint
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")  # trained on a GPU
+        writer(net, path, legacy)
+    seen = []
+    raw = torch.load(path, map_location=lambda storage, loc: seen.append(loc) or storage, weights_only=True)
+    assert set(seen) == {"cuda:0"} and zipfile.is_zipfile(path) != legacy
+    if fmt == "robustness":
+        assert {"module.normalizer.new_mean", "module.normalizer.new_std", "module.model.conv1.weight",
+                "module.attacker.model.conv1.weight", "module.attacker.normalize.new_std"} <= set(raw["model"])
+        assert raw["schedule"]["step_size"] == 30 and raw["optimizer"]["state"]
+    else:
+        assert all(k.startswith("module.") for k in raw["state_dict"]) and raw["arch"] == "resnet50"
+        assert [g["weight_decay"] for g in raw["optimizer"]["param_groups"]] == [1e-4, 0]
+    original = {k: v.detach().cpu() for k, v in net.state_dict().items()}  # DataParallel moves it to a GPU if any
+    target = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, width_per_group=4)
+    converted = weights.convert(path, fmt, target, f"pretrain.{fmt}")
+    assert list(converted) == list(original)
+    for k in original:
+        assert converted[k].dtype == original[k].dtype and torch.equal(converted[k], original[k]), k

@@ -34,10 +34,12 @@ def device(default):
 
 
 def init(dev):
+    """The process group: NCCL for CUDA tensors (DDP's gradients) and gloo for CPU ones (the epoch's
+    sums, the per-step checkpoint decision), which "nccl" alone would refuse."""
     if active() and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group("cpu:gloo,cuda:nccl" if dev.type == "cuda" else "gloo")
 
 
 class GlobalBatchNorm2d(nn.BatchNorm2d):
@@ -100,3 +102,22 @@ def sum_all(values):
     t = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def agree(*flags):
+    """Each flag true in every process when it is true in any (so all stop or save at the same step)."""
+    if not active():
+        return tuple(bool(f) for f in flags)
+    t = torch.tensor([int(bool(f)) for f in flags], dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in t.tolist())
+
+
+def gather_all(values):
+    """Every process's `values` (numbers), in rank order: a list of `world()` lists."""
+    if not active():
+        return [list(values)]
+    t = torch.tensor(values, dtype=torch.float64)
+    out = [torch.empty_like(t) for _ in range(world())]
+    dist.all_gather(out, t)
+    return [v.tolist() for v in out]

@@ -3,6 +3,8 @@
 Every error names the key (dotted path) and what to do, and is raised before any job runs.
 """
 
+import functools
+import re
 from pathlib import Path
 
 import yaml
@@ -18,6 +20,12 @@ GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory
              "swt_sparse", "segmentation")
 STREAMED_KINDS = ("cub200", "visda2017")  # classification datasets decoded and cropped on CPU workers
 STUDIES = ("fig6", "fig2-dense", "fig2-ticket")  # the trajectory + landscape runs: Fig. 6 / A9, and Fig. 2
+# the architecture names models.registry.build takes (checked here without importing torch)
+ARCHS = ("resnet50, small_resnet[:W1-W2-...] (stage widths, e.g. small_resnet:16-32-64), preact_resnet18[:WIDTH], "
+         "vgg16_bn[:WIDTH] (WIDTH: a width multiplier > 0, e.g. 0.25), wrnDEPTH_K (WideResNet with DEPTH = 6n + 4, "
+         "e.g. wrn34_10)")
+# the device names foundations.devices.pick takes: auto, or a torch device a job can train on
+DEVICES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...: the GPU's index), mps, xpu or xpu:N"
 
 
 def retrains(pruner, k):
@@ -49,11 +57,15 @@ def load(path):
     return validate(cfg)
 
 
+@functools.cache
+def _schema():
+    return yaml.safe_load(SCHEMA.read_text())
+
+
 def validate(cfg):
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA.read_text())
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft7Validator(_schema())
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = [f"{_path(e.absolute_path)}: {_message(e)}" for e in errors[:10]]
@@ -70,6 +82,8 @@ def _message(error):
                 f"knows (check its spelling); known: {', '.join(known)}")
     if error.validator == "additionalProperties":
         return f"{error.message} (remove it or check its spelling)"
+    if path == ["device"]:
+        return f"{error.instance!r} is not a device; give one of {DEVICES}"
     if error.validator == "pattern" and "sha256" in path:
         return f"{error.instance!r} is not a sha256: give 8 to 64 lower-case hex digits, or null"
     return error.message
@@ -79,6 +93,11 @@ def _semantic(cfg):
     def fail(key, msg):
         raise ConfigError(f"invalid config:\n  {key}: {msg}")
 
+    for key, arch in [("model.arch", cfg["model"]["arch"]),
+                      *((f"swt.archs[{i}]", a) for i, a in enumerate(cfg.get("swt", {}).get("archs", [])))]:
+        problem = arch_problem(arch)
+        if problem:
+            fail(key, f"{arch!r} {problem}; known: {ARCHS}")
     datasets = cfg["datasets"]
     for i, name in enumerate(cfg["transfer"]["datasets"]):
         if name not in datasets:
@@ -137,6 +156,28 @@ def _semantic(cfg):
         for regime, override in regimes.items():
             _check_train(cfg["transfer"]["regimes"][regime] | override,
                          f"transfer.dataset_overrides.{name}.{regime}", fail)
+
+
+def arch_problem(arch):
+    """Why models.registry.build cannot build `arch`, or None."""
+    name, colon, arg = arch.partition(":")
+    if name == "resnet50" or re.fullmatch(r"wrn\d+_\d+", name):
+        if colon:
+            return f"takes no ':{arg}'"
+        if name.startswith("wrn"):
+            depth, k = map(int, name[3:].split("_"))
+            if depth < 10 or (depth - 4) % 6 or k < 1:
+                return "is not a WideResNet: DEPTH must be 6n + 4 (10, 16, 22, 28, 34, ...) and K >= 1"
+        return None
+    if name == "small_resnet":
+        if colon and not re.fullmatch(r"[1-9]\d*(-[1-9]\d*)*", arg):
+            return "needs stage widths as positive integers joined by '-'"
+        return None
+    if name in ("preact_resnet18", "vgg16_bn"):
+        if colon and not (re.fullmatch(r"\d+(\.\d*)?|\.\d+", arg) and float(arg) > 0):
+            return "needs a width multiplier > 0 after ':'"
+        return None
+    return "is not an architecture of this workflow"
 
 
 def _check_analysis(cfg, fail):
@@ -233,8 +274,16 @@ def data_fraction(label):
 
 
 def _check_train(raw, key, fail):
+    """A regime's training settings with overrides merged in: the schema's train rules, then hparams."""
+    import jsonschema
+
     from ..foundations import hparams
 
+    train_schema = {"$ref": "#/definitions/train", "definitions": _schema()["definitions"]}
+    errors = sorted(jsonschema.Draft7Validator(train_schema).iter_errors(raw), key=lambda e: list(map(str, e.path)))
+    if errors:
+        where = _path(errors[0].absolute_path) if errors[0].absolute_path else ""
+        fail(f"{key}{'' if where.startswith('[') or not where else '.'}{where}", _message(errors[0]))
     try:
         hparams.train(raw)
     except (TypeError, ValueError) as err:

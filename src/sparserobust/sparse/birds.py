@@ -20,6 +20,8 @@ def sparse_names(net):
 def igq_densities(sizes, density, iters=200):
     """Ideal-Gas Quotas: density_l = 1 / (f * N_l + 1), f found by bisection so that the kept
     weights add up to `density` of all; returns {name: density}."""
+    if not 0 < density <= 1:
+        raise ValueError(f"swt.density {density!r}: give the fraction of weights kept, in (0, 1]")
     total = sum(sizes.values())
 
     def kept(f):

@@ -34,11 +34,12 @@ def definitions(history, results, averaged=False):
 
 
 def flop_counts(layer_flops, dense_total, epoch_densities, final_layer_densities, final_density, images,
-                attack_steps, epochs, stage1_epochs=0):
+                attack_steps, epochs, stage1_epochs=0, stage1_images=None):
     """Training and inference FLOPs under both rules, with their dense references.
 
-    epoch_densities: per trained epoch, (layer densities or None, global density)."""
-    stage1 = flops.training_flops([dense_total] * stage1_epochs, images, 0)  # Robust Bird's clean stage 1
+    epoch_densities: per trained epoch, (layer densities or None, global density); stage1_images: images per
+    epoch of Robust Bird's clean stage 1 (default `images`: its epochs can be capped otherwise)."""
+    stage1 = flops.training_flops([dense_total] * stage1_epochs, images if stage1_images is None else stage1_images, 0)
     per_layer = [flops.inference_flops(layer_flops, dense_total, d) for d, _ in epoch_densities]
     glob = [flops.global_inference_flops(dense_total, g) for _, g in epoch_densities]
     return {"train_flops": stage1 + flops.training_flops(per_layer, images, attack_steps),

@@ -22,8 +22,11 @@ METHODS = ("dense", "standard", "robust_bird", "flying_bird", "flying_bird_plus"
 
 
 def _densities(mask):
-    """(layer densities or None, overall density) of a mask; a dense run has no mask."""
-    return (masks.layer_densities(mask), masks.density(mask)) if mask is not None else (None, 1.0)
+    """(layer densities or None, overall density) of a mask; a dense run has no mask. Exact counts over sizes
+    (a float32 mean of a large layer's mask is off in the 8th digit, and so would the FLOPs be)."""
+    if mask is None:
+        return None, 1.0
+    return {n: int(m.sum()) / m.numel() for n, m in mask.items()}, masks.density(mask)
 
 
 def train_hparams(spec):
@@ -34,6 +37,14 @@ def train_hparams(spec):
     return dataclasses.replace(hp, milestones=tuple(milestones)) if milestones is not None else hp
 
 
+def _images_per_epoch(hp, n):
+    """(optimiser steps, images trained) per epoch of `n` training images: all, or hp.steps_per_epoch batches."""
+    steps = math.ceil(n / hp.batch_size)
+    if hp.steps_per_epoch:  # a capped epoch trains fewer steps and images
+        steps = min(steps, hp.steps_per_epoch)
+    return steps, min(n, steps * hp.batch_size)
+
+
 def _robust_bird(spec, model, splits, device, out, log, density, names):
     """Stage 1 (clean training until the early-ticket test passes), then the global magnitude mask."""
     rb = spec["robust_bird"]
@@ -42,7 +53,8 @@ def _robust_bird(spec, model, splits, device, out, log, density, names):
     hist1, _, _ = engine.train(model, splits, dataclasses.replace(stage1, select="last"), device, spec["seed"],
                                log=log, checkpoint=checkpoint.resume_path(f"{out}.stage1"),
                                hooks=engine.Hooks(sparsifier=watch, extra_state=(watch.state, watch.set_state)))
-    info = {"ticket_epoch": watch.found_epoch or len(hist1), "stage1_epochs": len(hist1)}
+    info = {"ticket_epoch": watch.found_epoch or len(hist1), "stage1_epochs": len(hist1),
+            "stage1_images": _images_per_epoch(stage1, len(splits["train"]))[1]}  # its own batches
     return sparse.global_magnitude_mask(model.net, names, density), info
 
 
@@ -71,13 +83,11 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
     layer_flops, dense_total = flops.dense_layer_flops(model.net, tuple(splits["train"].x.shape[1:]))
     names = sparse.sparse_names(model.net)
     method, density = spec["method"], spec["density"]
-    steps_per_epoch = math.ceil(len(splits["train"]) / hp.batch_size)
-    if hp.steps_per_epoch:  # a capped epoch trains fewer steps and images
-        steps_per_epoch = min(steps_per_epoch, hp.steps_per_epoch)
-    images = min(len(splits["train"]), steps_per_epoch * hp.batch_size)  # trained per epoch
-    mask, sparsifier, info = None, None, {}
+    steps_per_epoch, images = _images_per_epoch(hp, len(splits["train"]))
+    mask, sparsifier, info, stage1_images = None, None, {}, 0
     if method == "robust_bird":
         mask, info = _robust_bird(spec, model, splits, device, out, log, density, names)
+        stage1_images = info.pop("stage1_images")
     elif method in ("flying_bird", "flying_bird_plus"):
         mask, sparsifier = _flying_bird(spec, model, device, density, names, hp.epochs * steps_per_epoch)
     elif method not in ("dense", "standard"):
@@ -133,7 +143,7 @@ def run(spec, out, log, teacher_paths=(), model_out=None):
     attack_steps = hp.train_attack.steps if hp.train_attack else 0
     final_d, final_density = _densities(mask)
     results.update(outcome.flop_counts(layer_flops, dense_total, epoch_densities, final_d, final_density, images,
-                                       attack_steps, hp.epochs, info.get("stage1_epochs", 0)))
+                                       attack_steps, hp.epochs, info.get("stage1_epochs", 0), stage1_images))
     results["final_density"] = final_density
     record = {"arch": spec["arch"], "dataset": ds["key"], "method": spec["method_label"], "seed": spec["seed"],
               "density_target": density if mask is not None else 1.0, "best_epoch": best_epoch,

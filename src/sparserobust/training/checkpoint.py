@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from ..foundations import provenance
+from ..foundations import distributed, provenance
 
 
 class Preempted(SystemExit):
@@ -85,6 +85,18 @@ def set_rng_state(state, gen, dev_gen):
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def own_sums(saved):
+    """This process's running sums (loss sum, correct, n) of a saved mid-epoch state, which holds every
+    process's (a list in rank order; a single triple is one process's). Resumed with another number of processes, the first takes
+    their totals and the others start from zero, so the epoch's totals are still those of all images."""
+    per_process = [saved] if isinstance(saved[0], int | float) else [list(s) for s in saved]
+    if len(per_process) == distributed.world():
+        return tuple(per_process[distributed.rank()])
+    if distributed.is_main():
+        return tuple(sum(s[k] for s in per_process) for k in range(3))
+    return (0.0, 0, 0)
 
 
 def resume_path(out):

@@ -88,7 +88,7 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
             extra_state[1](saved["extra"])
         start_epoch = saved["epoch"]
         if saved["batch"]:
-            partial = (saved["batch"], saved["sums"])
+            partial = (saved["batch"], checkpoint_mod.own_sums(saved["sums"]))
             gen.set_state(saved["gen_epoch_start"])
 
     def snapshot(epoch, batch=0, sums=None, gen_epoch_start=None):
@@ -116,12 +116,14 @@ def train(model, splits, hp, device, seed, mask=None, log=print, checkpoint=None
                 progress(epoch + 1, hp.epochs, i, steps, sums())
             if ckpt is None:
                 return
-            if ckpt.stop_requested:
-                snapshot(epoch, i, sums(), gen_epoch_start)
+            # under DDP every process stops (or saves) at the same step: SIGTERM reaches them at different
+            # steps, and the interval is the first process's clock
+            stop, due = distributed.agree(ckpt.stop_requested, distributed.is_main() and ckpt.due())
+            if stop or due:  # due: the interval passed inside a (long) epoch
+                snapshot(epoch, i, distributed.gather_all(sums()), gen_epoch_start)  # every process's own sums
+            if stop:
                 log(f"SIGTERM: saved the state at epoch {epoch + 1}, batch {i}; exiting")
                 raise checkpoint_mod.Preempted()
-            if distributed.is_main() and ckpt.due():  # the interval passed inside a (long) epoch
-                snapshot(epoch, i, sums(), gen_epoch_start)
 
         rec.update(train_epoch(model, splits["train"], ctx, partial, on_step))
         partial = None
