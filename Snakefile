@@ -70,10 +70,12 @@ include: "workflow/rules/swt.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/audit.smk"
 
 
 rule all:
     default_target: True
     input:
         expand(f"{FIG}/{{name}}.pdf", name=TARGETS),
+        f"{R}/tables/audit.csv",
     localrule: True

@@ -23,6 +23,7 @@ SHRINKABLE = {"epochs", "batch_size", "steps_per_epoch", "rounds", "round", "tra
               "min_size", "max_size", "warmup_iters"}
 SHRINKABLE_AT = {"autoattack.n", "autoattack.steps", "autoattack.queries"}  # the attack's cost, not the training
 LIMITS = {"steps_per_epoch", "test_size", "train_size"}  # caps that config.yaml leaves unset (= everything)
+AUDIT = {"audit.learning"}  # what the audit checks on noise images, not what runs
 LISTS = {"seeds", "datasets", "rounds", "data_fractions", "archs", "methods"}
 
 
@@ -34,7 +35,7 @@ def shrink_violations(paper, override, where=""):
         old = paper.get(key) if isinstance(paper, dict) else None
         if isinstance(value, dict):
             bad += shrink_violations(old or {}, value, at)
-        elif key in POINTERS or (key == "download" and value is False):
+        elif key in POINTERS or at in AUDIT or (key == "download" and value is False):
             continue
         elif key in LISTS and isinstance(value, list):
             full = old if isinstance(old, list) else config.rounds(PAPER) if key == "rounds" else None

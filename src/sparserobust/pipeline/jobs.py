@@ -139,6 +139,12 @@ def segmentation(cfg, init, pruner, k, name, seed):
             "train": seg["train"], "detector": seg["detector"], "seed": int(seed)}
 
 
+def audit(cfg):
+    """The audit job: where the tickets are, whether to check accuracies, each dataset's chance accuracy."""
+    return {"results": cfg["results"], "learning": cfg.get("audit", {}).get("learning", True),
+            "chance": {name: 100 / ds["num_classes"] for name, ds in cfg["datasets"].items() if ds.get("num_classes")}}
+
+
 def dumps(spec):
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
