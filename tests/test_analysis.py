@@ -4,6 +4,7 @@
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sparserobust.analysis import landscape, metrics
 from sparserobust.analysis import overlap as analysis
@@ -70,6 +71,7 @@ def source():
 def test_landscape_origin_equals_model_loss_and_directions_respect_mask(trained):
     model, test = trained
     cpu = torch.device("cpu")
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
     mask = pruning.prune("magnitude", dict(model.net.named_parameters()), masks.ones_like(model.net), fraction=0.5)
     masks.apply(model.net, mask)
     gen = torch.Generator().manual_seed(0)
@@ -85,6 +87,7 @@ def test_landscape_origin_equals_model_loss_and_directions_respect_mask(trained)
     assert axis[1] == 0 and abs(float(loss[1, 1]) - expected) < 1e-5
     assert float(loss.max()) > float(loss[1, 1])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights restored
+    model.load_state_dict(dense)  # the shared model unpruned again, for the tests after this one
 
 
 def test_pca_of_a_straight_line_trajectory_lies_on_one_axis():
@@ -108,22 +111,26 @@ def test_transfer_attack_from_the_model_itself_equals_white_box(trained):
 
 def test_transfer_attack_is_crafted_on_the_source_and_evaluated_on_the_model(trained, source):
     """With an independently trained source, the transfer RA is the model's accuracy on the source's
-    seeded PGD examples (recomputed here batch by batch with attacks.pgd and one generator, as the
-    evaluation draws its random starts), and well above the white-box RA: an evaluation that crafted
-    on the evaluated model, or on neither, fails one or the other. Here white-box RA is 17 %, transfer
-    RA 43 % (seeds 0 and 1)."""
+    seeded PGD examples, recomputed here batch by batch with attacks.pgd and one generator (as the
+    evaluation draws its random starts; the mean loss pins the examples themselves), and it is well
+    above the white-box RA: an evaluation that crafted on the evaluated model, or on neither, or
+    with other random starts, fails. Here white-box RA is 17 %, transfer RA 43 % (seeds 0 and 1)."""
     model, test = trained
     cpu = torch.device("cpu")
     hp = hparams.attack({"eps": 8, "step": 2, "steps": 5})
     white, _ = evaluate.accuracy(model, test, cpu, 50, attack=hp, seed=3)
-    transfer, _ = evaluate.accuracy(model, test, cpu, 50, attack=hp, seed=3, source=source)
-    gen, correct = torch.Generator().manual_seed(3), 0
+    transfer, loss = evaluate.accuracy(model, test, cpu, 50, attack=hp, seed=3, source=source)
+    gen, correct, loss_sum = torch.Generator().manual_seed(3), 0, 0.0
     for start in range(0, len(test), 50):
         x, y = test.x[start:start + 50].float() / 255, test.y[start:start + 50]
+        x = x.contiguous(memory_format=torch.channels_last)  # the evaluation's layout: the same sums, the same signs
         adv = attacks.pgd(source, x, y, hp, gen)
         with torch.no_grad():
-            correct += int((model(adv).argmax(1) == y).sum())
+            logits = model(adv)
+        correct += int((logits.argmax(1) == y).sum())
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
     assert transfer == correct / len(test), (transfer, correct)
+    assert loss == pytest.approx(loss_sum / len(test), rel=1e-6)  # the same examples, random starts included
     assert transfer >= white + 0.10, (transfer, white)
 
 

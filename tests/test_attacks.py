@@ -74,7 +74,8 @@ def test_pgd_ten_steps_beats_one_fgsm_step_and_its_seeded_ra_is_pinned(trained):
     FGSM step of size eps (the same pgd, steps=1, step=eps, no random start): a PGD that stops after
     its first step, ignores `steps`, or loses the gain of iterating fails here, though it stays in
     the ball and still lowers accuracy (the first test). The seeded RA is pinned: 94 of these 200
-    images (47 %), measured with this fixture on the CPU, 2 threads (FGSM leaves 118, 59 %)."""
+    images (47 %), measured with this fixture on the CPU, 2 threads (FGSM leaves 118, 59 %); with 1 thread
+    the sums run in another order and 98 (49 %) are left, so the band is +-2.5 points."""
     model, x, y = trained
     model.eval()
     fgsm = attacks.pgd(model, x, y, hparams.attack({"eps": 8, "step": 8, "steps": 1, "random_start": False}))
@@ -82,4 +83,4 @@ def test_pgd_ten_steps_beats_one_fgsm_step_and_its_seeded_ra_is_pinned(trained):
     with torch.no_grad():
         fgsm_acc, pgd_acc = (100 * int((model(adv).argmax(1) == y).sum()) / len(y) for adv in (fgsm, pgd))
     assert pgd_acc <= fgsm_acc - 5, (pgd_acc, fgsm_acc)
-    assert abs(pgd_acc - 47.0) <= 1, pgd_acc
+    assert abs(pgd_acc - 47.0) <= 2.5, pgd_acc

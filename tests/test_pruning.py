@@ -49,13 +49,30 @@ def test_twenty_percent_of_remaining_per_round():
     assert after == pruning.kept_after_rounds(total, 0.2, 4)
 
 
+def sgd_epoch(net, seed):
+    """A short training epoch (train mode): parameters, BN running statistics and BN batch counts move."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net.train()
+    for _ in range(3):
+        x, y = torch.rand(8, 3, 16, 16, generator=gen), torch.randint(0, 10, (8,), generator=gen)
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+
+
 def test_fc_and_bn_untouched_and_rewind_restores_pretrained_under_mask():
+    """Rewinding restores every tensor of the pre-trained state: pruned weights zero, the rest,
+    BN running statistics and batch counts included, exactly as pre-trained. The pre-trained BN
+    statistics differ from both their initial values and the re-trained ones, so a rewind that
+    reset them, or kept the re-trained ones, fails."""
     net = small()
+    sgd_epoch(net, 0)  # "pre-training"
     pre = {k: v.clone() for k, v in net.state_dict().items()}
+    assert int(pre["bn1.num_batches_tracked"]) == 3 and (pre["bn1.running_var"] != 1).all()
     mask = pruning.prune("magnitude", pre, masks.ones_like(net), fraction=0.5)
-    with torch.no_grad():  # "re-training" changes every tensor
-        for p in net.parameters():
-            p.add_(1.0)
+    sgd_epoch(net, 1)  # "re-training" changes every tensor, the BN buffers too
+    assert all(not torch.equal(v, pre[k]) for k, v in net.state_dict().items())
     net.load_state_dict(pruning.rewind(pre, mask))
     now = net.state_dict()
     for key, value in pre.items():
