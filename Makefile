@@ -3,7 +3,8 @@
 # make lint : snakemake --lint, snakefmt --check and ruff check (CI runs it too)
 # make benchmark : the training-step benchmark on this machine (BENCHMARKS.md)
 # make paper-smoke : the paper config's real path (ResNet-50, 224 px, published file layouts) on
-#                    fabricated files at a small size (.test/config/paper-smoke.yaml), every figure
+#                    fabricated files at a small size (.test/config/paper-smoke.yaml), every figure,
+#                    then its checks (tests/paper_smoke_results.py)
 # All create .venv from requirements.txt when it is missing.
 PYTHON ?= python3
 VENV := .venv
@@ -25,10 +26,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q tests
 
+# the transfers tests/paper_smoke_results.py reads
+SMOKE_RUNS := results/paper-smoke/transfer/adversarial/imp_st/round2/cifar10/full
+
 paper-smoke: $(VENV)/.installed
 	$(VENV)/bin/python scripts/fabricate_paper_data.py --out .test/data
-	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all export results/paper-smoke/tables/peak_memory.csv
+	snakemake --cores $(CORES) --resources gpu=2 --configfile config.yaml .test/config/paper-smoke.yaml -- all export \
+		results/paper-smoke/tables/peak_memory.csv $(addprefix $(SMOKE_RUNS)/,standard/seed0.json adversarial/seed0.json)
 	cat results/paper-smoke/logs/tables/peak_memory.log
+	$(VENV)/bin/python -m pytest -q tests/paper_smoke_results.py
 
 dryrun: $(VENV)/.installed
 	snakemake -n --cores all figures/fig3.pdf

@@ -11,7 +11,7 @@ from sparserobust.analysis import audit
 from sparserobust.pipeline import cli
 
 p = argparse.ArgumentParser(description=__doc__)
-p.add_argument("--spec", required=True, help='JSON: {"results", "learning", "chance": {dataset: percent}}')
+p.add_argument("--spec", required=True, help='JSON: {"results", "learning", "chance": {dataset: percent}, "exact_regrowth"}')
 p.add_argument("--out", required=True)
 p.add_argument("tables", nargs="+", help="collected tables, <results>/tables/NAME.csv")
 args = p.parse_args()
@@ -22,7 +22,7 @@ def main():
 
     spec = json.loads(args.spec)
     tables = {Path(t).stem: pd.read_csv(t) for t in args.tables}
-    table = audit.run(tables, spec["results"], spec["learning"], spec["chance"])
+    table = audit.run(tables, spec["results"], spec["learning"], spec["chance"], spec["exact_regrowth"])
     audit.write(table, args.out)
     print(f"audit: {len(table)} checks passed", flush=True)
 

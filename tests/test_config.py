@@ -4,7 +4,7 @@ import time
 import pytest
 import yaml
 
-from sparserobust.pipeline import config
+from sparserobust.pipeline import config, names
 
 from conftest import ROOT, snakemake
 
@@ -109,11 +109,11 @@ def test_arch_names_are_checked_at_load_with_the_grammar_the_model_registry_buil
     from sparserobust.models import registry
 
     for arch in ARCHS_BUILT:
-        assert config.arch_problem(arch) is None, arch
+        assert names.arch_problem(arch) is None, arch
         with torch.device("meta"):  # shapes only: instant
             registry.build(arch, 10)
     for arch, why in ARCHS_REFUSED.items():
-        assert why in config.arch_problem(arch), arch
+        assert why in names.arch_problem(arch), arch
     for arch in ("resnet18", "ResNet50", "preact_resnet", "wrn34-10", "small_resnet:16,32", "preact_resnet18:wide"):
         with pytest.raises(ValueError), torch.device("meta"):
             registry.build(arch, 10)  # what a job would have hit
@@ -199,5 +199,7 @@ def test_demo_and_paper_figures_and_reports_never_mix():
         lines = out.stdout.splitlines()
         outs[name] = {x.strip() for i, line in enumerate(lines) if line.strip() == "rule all:"
                       for x in lines[i + 1].split(":", 1)[1].split(",")}
-    assert outs["paper"] and all(p.startswith("figures/") and p.count("/") == 1 for p in outs["paper"])
-    assert outs["demo"] and all(p.startswith("figures/demo/") for p in outs["demo"])
+    for name, figures, results in (("paper", "figures/", "results/paper/"), ("demo", "figures/demo/", "results/demo/")):
+        pdfs = {p for p in outs[name] if p.endswith(".pdf")}
+        assert outs[name] - pdfs == {f"{results}tables/audit.csv"}  # and the audit of its own tables
+        assert pdfs and all(p.startswith(figures) and p.count("/") == figures.count("/") for p in pdfs)

@@ -1,2 +1,2 @@
 """What the results mean: mask overlap, loss landscapes, the papers' definitions, collected tables,
-published numbers and plots. May import: foundations, data, models, lottery, training, sparse."""
+published numbers, plots, and the audit of finished tables. May import: foundations, data, models, lottery, training, sparse."""

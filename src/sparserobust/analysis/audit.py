@@ -71,11 +71,17 @@ def similarity(table, tickets):
     return out
 
 
-def flying_bird_density(main):
+# Flying Bird's final density against its initial (Ideal-Gas Quota) one: equal when it regrows exactly the
+# number it prunes; with the authors' Bernoulli regrowth (regrow_count approximate) equal in expectation only
+# (the demo drifts by 2.5e-4), so there the bound is half a point of density
+DENSITY_DRIFT = {True: 1e-4, False: 5e-3}
+
+
+def flying_bird_density(main, exact=True):
     """Flying Bird prunes and regrows equal numbers of weights: it ends at its initial density."""
-    fb = main[main["method"] == "flying_bird"]
-    return [row("Flying Bird keeps its density", f"{r.arch} {r.dataset}", abs(r.final_density - r.density_target) < 1e-4,
-                f"final {r.final_density} vs initial {r.density_target}") for r in fb.itertuples()]
+    fb, bound = main[main["method"] == "flying_bird"], DENSITY_DRIFT[bool(exact)]
+    return [row("Flying Bird keeps its density", f"{r.arch} {r.dataset}", abs(r.final_density - r.density_target) < bound,
+                f"final {r.final_density} vs initial {r.density_target} (bound {bound})") for r in fb.itertuples()]
 
 
 def tickets_in(results):
@@ -91,7 +97,7 @@ def tickets_in(results):
     return load
 
 
-def run(tables, results, learning, chance):
+def run(tables, results, learning, chance, exact_regrowth=True):
     """All checks for the collected tables given ({name: DataFrame}); the accuracy checks (learned.py) only
     when `learning`. Returns the rows as a DataFrame."""
     from . import learned
@@ -107,7 +113,7 @@ def run(tables, results, learning, chance):
     if "figA8" in tables:
         rows += similarity(tables["figA8"], tickets)
     if "swt_main" in tables:
-        rows += flying_bird_density(tables["swt_main"])
+        rows += flying_bird_density(tables["swt_main"], exact_regrowth)
     if learning:
         a10 = tables.get("figA10")
         classified = [t for t in (runs, None if a10 is None else a10[a10["regime"] != "segmentation"]) if t is not None]

@@ -4,11 +4,11 @@ Every error names the key (dotted path) and what to do, and is raised before any
 """
 
 import functools
-import re
 from pathlib import Path
 
 import yaml
 
+from .names import ARCHS, DEVICES, arch_problem
 from .targets import figures
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
@@ -20,12 +20,6 @@ GPU_RULES = ("pretrain_demo", "ticket", "transfer", "attack_source", "trajectory
              "swt_sparse", "segmentation")
 STREAMED_KINDS = ("cub200", "visda2017")  # classification datasets decoded and cropped on CPU workers
 STUDIES = ("fig6", "fig2-dense", "fig2-ticket")  # the trajectory + landscape runs: Fig. 6 / A9, and Fig. 2
-# the architecture names models.registry.build takes (checked here without importing torch)
-ARCHS = ("resnet50, small_resnet[:W1-W2-...] (stage widths, e.g. small_resnet:16-32-64), preact_resnet18[:WIDTH], "
-         "vgg16_bn[:WIDTH] (WIDTH: a width multiplier > 0, e.g. 0.25), wrnDEPTH_K (WideResNet with DEPTH = 6n + 4, "
-         "e.g. wrn34_10)")
-# the device names foundations.devices.pick takes: auto, or a torch device a job can train on
-DEVICES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...: the GPU's index), mps, xpu or xpu:N"
 
 
 def retrains(pruner, k):
@@ -142,7 +136,9 @@ def _semantic(cfg):
         if r > cfg["imp"]["rounds"]:
             fail(f"transfer.rounds[{i}]", f"round {r} is beyond imp.rounds = {cfg['imp']['rounds']}")
     data_limited_regimes(cfg)
-    _check_analysis(cfg, fail)
+    from . import figure_checks  # it reads this module's helpers
+
+    figure_checks.check(cfg, analysis(cfg), fail)
     known = figures(cfg)
     for i, name in enumerate(cfg.get("targets", [])):
         if name not in known:
@@ -154,65 +150,8 @@ def _semantic(cfg):
         if name not in datasets:
             fail(f"transfer.dataset_overrides.{name}", f"unknown dataset; defined: {sorted(datasets)}")
         for regime, override in regimes.items():
-            _check_train(cfg["transfer"]["regimes"][regime] | override,
+            check_train(cfg["transfer"]["regimes"][regime] | override,
                          f"transfer.dataset_overrides.{name}.{regime}", fail)
-
-
-def arch_problem(arch):
-    """Why models.registry.build cannot build `arch`, or None."""
-    name, colon, arg = arch.partition(":")
-    if name == "resnet50" or re.fullmatch(r"wrn\d+_\d+", name):
-        if colon:
-            return f"takes no ':{arg}'"
-        if name.startswith("wrn"):
-            depth, k = map(int, name[3:].split("_"))
-            if depth < 10 or (depth - 4) % 6 or k < 1:
-                return "is not a WideResNet: DEPTH must be 6n + 4 (10, 16, 22, 28, 34, ...) and K >= 1"
-        return None
-    if name == "small_resnet":
-        if colon and not re.fullmatch(r"[1-9]\d*(-[1-9]\d*)*", arg):
-            return "needs stage widths as positive integers joined by '-'"
-        return None
-    if name in ("preact_resnet18", "vgg16_bn"):
-        if colon and not (re.fullmatch(r"\d+(\.\d*)?|\.\d+", arg) and float(arg) > 0):
-            return "needs a width multiplier > 0 after ':'"
-        return None
-    return "is not an architecture of this workflow"
-
-
-def _check_analysis(cfg, fail):
-    an = analysis(cfg)
-    known = cfg["transfer"]["datasets"]
-    if an["fig4"]["init"] not in cfg["pretrain"]:
-        fail("analysis.fig4.init", f"unknown pre-training {an['fig4']['init']!r}; defined: {sorted(cfg['pretrain'])}")
-    for fig in ("fig4", "fig5", "table_a2"):
-        for i, name in enumerate(an[fig]["datasets"]):
-            if name not in known:
-                fail(f"analysis.{fig}.datasets[{i}]", f"{name!r} is not in transfer.datasets {known}")
-    for fig in ("fig6", "fig7"):
-        if an[fig]["dataset"] not in known:
-            fail(f"analysis.{fig}.dataset", f"{an[fig]['dataset']!r} is not in transfer.datasets {known}")
-    if an["fig6"]["round"] not in rounds(cfg):
-        fail("analysis.fig6.round", f"round {an['fig6']['round']} is not among the transferred rounds {rounds(cfg)}")
-    if an["fig6"]["seed"] not in cfg["seeds"]:
-        fail("analysis.fig6.seed", f"seed {an['fig6']['seed']} is not in seeds {cfg['seeds']}")
-    if an["fig7"]["data"] not in data_labels(cfg):
-        fail("analysis.fig7.data", f"{an['fig7']['data']!r} is not one of {data_labels(cfg)}")
-    if an["fig7"]["data"] != "full" and "standard" not in data_limited_regimes(cfg):
-        fail("analysis.fig7.data", f"{an['fig7']['data']!r} has no double-win verdict: data-limited transfer runs "
-             "only the regimes in transfer.data_limited_regimes; add standard there or use full")
-    k = an["fig7"]["round"]
-    if k > cfg["imp"]["rounds"]:
-        fail("analysis.fig7.round", f"round {k} is beyond imp.rounds = {cfg['imp']['rounds']}: Fig. 7 compares "
-             "the IMP tickets of one round that every pre-training reaches")
-    if k not in rounds(cfg):
-        fail("analysis.fig7.round", f"round {k} is not among the transferred rounds {rounds(cfg)}, so no "
-             "double-win verdict exists for it")
-    for fig, regime in (("table_a2", "adversarial"), ("fig6", an["fig6"]["regime"]), ("fig2", an["fig2"]["regime"])):
-        _check_train(cfg["transfer"]["regimes"][regime] | an[fig]["train"], f"analysis.{fig}.train", fail)
-    from . import appendix
-
-    appendix.check(cfg, an, fail)
 
 
 def analysis(cfg):
@@ -273,7 +212,7 @@ def data_fraction(label):
     return 1.0 if label == "full" else float(label[len("frac"):])
 
 
-def _check_train(raw, key, fail):
+def check_train(raw, key, fail):
     """A regime's training settings with overrides merged in: the schema's train rules, then hparams."""
     import jsonschema
 

@@ -140,9 +140,12 @@ def segmentation(cfg, init, pruner, k, name, seed):
 
 
 def audit(cfg):
-    """The audit job: where the tickets are, whether to check accuracies, each dataset's chance accuracy."""
+    """The audit job: where the tickets are, whether to check accuracies, each dataset's chance accuracy, and
+    whether Flying Bird regrows exactly what it prunes (gradient regrowth or regrow_count exact)."""
+    fb = cfg.get("swt", {}).get("flying_bird", {})
     return {"results": cfg["results"], "learning": cfg.get("audit", {}).get("learning", True),
-            "chance": {name: 100 / ds["num_classes"] for name, ds in cfg["datasets"].items() if ds.get("num_classes")}}
+            "chance": {name: 100 / ds["num_classes"] for name, ds in cfg["datasets"].items() if ds.get("num_classes")},
+            "exact_regrowth": fb.get("regrow") == "gradient" or fb.get("regrow_count") == "exact"}
 
 
 def dumps(spec):
