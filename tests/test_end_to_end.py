@@ -36,7 +36,7 @@ def tiny_config(tmp):
     for name in ("demo_cub", "demo_voc"):  # their fabricated copies under this run's results
         cfg["datasets"][name]["root"] = str(tmp / "files" / name)
     cfg["datasets"]["demo_voc"]["fabricate"].update(n_test=16)  # the demo's 64 training images
-    cfg["segmentation"]["train"].update(epochs=2, milestones=[1])
+    cfg["segmentation"]["train"].update(epochs=1, milestones=[1])
     sw = cfg["swt"]
     sw["datasets"], sw["archs"] = ["demo_swt_a"], ["small_resnet:8-16-32"]  # the demo's network learns slowly
     cfg["datasets"]["demo_swt_a"].update(train_size=128, val_size=64, test_size=64)

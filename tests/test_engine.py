@@ -23,7 +23,7 @@ ATTACK = hparams.attack({"eps": 4, "step": 2, "steps": 3, "model_mode": "train"}
 EVAL = hparams.attack({"eps": 4, "step": 1, "steps": 10, "model_mode": "eval"})
 AUG = hparams.augment({"kind": "crop_flip", "pad": 2})
 SEEDS = (0, 1, 2)
-EPOCHS = 6
+EPOCHS = 4
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def fresh():
 
 def schedule(epochs=EPOCHS, **options):
     return hparams.train({"epochs": epochs, "lr": 0.05, "batch_size": 64, "schedule": "cosine"},
-                         train_attack=ATTACK, augment=AUG, **options)
+                         **{"train_attack": ATTACK, "augment": AUG, **options})
 
 
 def score(model, test):
@@ -98,7 +98,10 @@ def test_engine_bf16_autocast_matches_fp32_seed_by_seed(task, fp32):
 
 
 def test_engine_compiled_matches_eager(task):
-    eager, compiled = engine_run(task, 0, epochs=2), engine_run(task, 0, epochs=2, compile=True)
+    """torch.compile (inductor on the CPU) trains as eager does: two epochs of 1280 images (20 full batches:
+    no second graph for a smaller last batch), the same seed, accuracies within noise."""
+    small = (task[0].take(slice(0, 1280)), task[1])
+    eager, compiled = engine_run(small, 0, epochs=2), engine_run(small, 0, epochs=2, compile=True)
     assert eager["sa"] > 40, eager
     assert abs(eager["sa"] - compiled["sa"]) <= 5 and abs(eager["ra"] - compiled["ra"]) <= 5, (eager, compiled)
 
