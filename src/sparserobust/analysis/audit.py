@@ -52,10 +52,12 @@ def zero_kernels(table, tickets):
     gives the mask (name -> bool tensor)."""
     out = []
     for (init, k), rows in table.groupby(["init", "round"]):
-        mask = tickets(init, int(k))
-        bad = [f"{r.layer}: {r.zero_kernels} vs {int((mask[r.layer].sum(dim=(2, 3)) == 0).sum())}"
-               for r in rows.itertuples() if r.zero_kernels != int((mask[r.layer].sum(dim=(2, 3)) == 0).sum())
-               or r.kernels != mask[r.layer].shape[0] * mask[r.layer].shape[1]]
+        mask, bad = tickets(init, int(k)), []
+        for r in rows.itertuples():
+            m = mask[r.layer]
+            want = (int((m.sum(dim=(2, 3)) == 0).sum()), m.shape[0] * m.shape[1])  # (all-zero, all) kernels
+            if (r.zero_kernels, r.kernels) != want:
+                bad.append(f"{r.layer}: {r.zero_kernels} of {r.kernels} vs {want[0]} of {want[1]}")
         out.append(row("Fig. 7 zero kernels", f"{init} round {k}", not bad, "; ".join(bad[:3])))
     return out
 
