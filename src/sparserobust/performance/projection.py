@@ -11,6 +11,7 @@ attack step (forward + input-gradient backward), f = one evaluation forward (a /
 """
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -138,12 +139,16 @@ def dry_run_jobs(target, configfiles):
 def target_jobs(configfile, targets=None):
     """{target: [(script name, spec)]} of every job each target needs (default targets: every figure
     and table that `all` builds, then `all` itself)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     runs = {}
     if targets is None:  # the figures are the plot jobs of `all`, whose dry run is kept for its own row
         runs["all"] = dry_run_jobs("all", configfile)
         targets = [argv[argv.index("--out") + 1] for script, _, argv in runs["all"] if script == "plot"] + ["all"]
-    return {target: [(s, spec) for s, spec, _ in runs.get(target) or dry_run_jobs(target, configfile)
-                     if spec is not None] for target in targets}
+    todo = [t for t in targets if t not in runs]
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:  # one snakemake process each
+        runs.update(zip(todo, pool.map(lambda t: dry_run_jobs(t, configfile), todo)))
+    return {target: [(s, spec) for s, spec, _ in runs[target] if spec is not None] for target in targets}
 
 
 def price_jobs(jobs, prices):
