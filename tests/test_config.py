@@ -4,7 +4,8 @@ import time
 import pytest
 import yaml
 
-from sparserobust.pipeline import config, names
+from sparserobust.foundations import names
+from sparserobust.pipeline import config
 
 from conftest import ROOT, snakemake
 

@@ -3,6 +3,8 @@ not the noise images that test the paper's file formats): every method learned, 
 transfer attack is weaker than the white-box one, Flying Bird+'s adaptive control acted, and the
 detectors of Fig. A10 detect. `chance` maps a dataset to its chance accuracy in percent."""
 
+import pandas as pd
+
 from .audit import row
 
 SA_OVER_CHANCE = 1.5  # every transfer: standard accuracy at least this many times chance
@@ -22,8 +24,8 @@ def transfers(runs, chance):
         if r.regime == "adversarial":
             out.append(row("the attack bites", subject, chance[r.dataset] < r.test_ra < r.test_sa,
                            f"chance {chance[r.dataset]:.1f} < RA {r.test_ra:.1f} < SA {r.test_sa:.1f}"))
-            transfer = getattr(r, "test_transfer_ra", float("nan"))
-            if transfer == transfer:  # measured
+            transfer = getattr(r, "test_transfer_ra", None)
+            if pd.notna(transfer):  # measured (Table A2's datasets)
                 out.append(row("transfer attack weaker than white-box", subject, transfer >= r.test_ra,
                                f"transfer RA {transfer:.1f} vs white-box RA {r.test_ra:.1f}"))
     return out

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from ..foundations import names
+
 
 class Normalized(nn.Module):
     """Normalisation as the first layer, so attacks work in [0, 1] pixel space."""
@@ -61,7 +63,11 @@ class SmallResNet(nn.Module):
 
 
 def build(arch, num_classes):
-    """The bare network (no normalisation) for an architecture name from the config."""
+    """The bare network (no normalisation) for an architecture name from the config (the grammar:
+    foundations.names)."""
+    problem = names.arch_problem(arch)
+    if problem:
+        raise ValueError(f"model.arch {arch!r} {problem}; known: {names.ARCHS}")
     if arch == "resnet50":
         from torchvision.models import resnet50
 
@@ -71,12 +77,9 @@ def build(arch, num_classes):
     net = cifar_models.build(arch, num_classes)
     if net is not None:
         return net
-    if arch.startswith("small_resnet"):
-        # small_resnet or small_resnet:W1-W2-W3
-        widths = tuple(int(w) for w in arch.split(":")[1].split("-")) if ":" in arch else (16, 32, 64)
-        return SmallResNet(num_classes, widths)
-    raise ValueError(f"unknown model.arch {arch!r}; known: resnet50, small_resnet[:W1-W2-W3], "
-                     "preact_resnet18[:width], vgg16_bn[:width], wrn34_10")
+    # small_resnet or small_resnet:W1-W2-W3, the one name left
+    widths = tuple(int(w) for w in arch.split(":")[1].split("-")) if ":" in arch else (16, 32, 64)
+    return SmallResNet(num_classes, widths)
 
 
 def new_head(net, num_classes, seed):

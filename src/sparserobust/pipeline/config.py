@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .names import ARCHS, DEVICES, arch_problem
+from ..foundations.names import ARCHS, DEVICES, arch_problem
 from .targets import figures
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"

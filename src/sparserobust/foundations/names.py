@@ -1,5 +1,5 @@
-"""The names a config gives architectures and devices, checked without importing torch: what
-models.registry.build and foundations.devices.pick take."""
+"""The names a config gives architectures and devices, checked without importing torch: the grammar
+models.registry.build refuses anything outside of, and the devices foundations.devices.pick takes."""
 
 import re
 
