@@ -55,3 +55,28 @@ def test_every_figure_the_audit_and_each_jobs_peak_memory():
     benchmarks = list((RESULTS / "benchmarks").rglob("*.tsv"))
     assert benchmarks and all("max_rss" in b.read_text().splitlines()[0] for b in benchmarks)
     assert len(pd.read_csv(RESULTS / "tables/peak_memory.csv"))
+
+
+def test_appendix_figures_at_the_papers_shape():
+    """Fig. A10: CUB-200 and VisDA-2017 transfers of ResNet-50 at 224 px and VOC Mask R-CNN with the
+    ResNet-50-FPN backbone, for every pre-training, the dense model and IMP round 3, the backbone still
+    pruned; Fig. 2: both landscapes of the dense model and the ticket of every pre-training."""
+    a10 = pd.read_csv(RESULTS / "tables/figA10.csv")
+    transfers, voc = a10[a10["dataset"].isin(["cub200", "visda2017"])], a10[a10["dataset"] == "voc2012"]
+    assert len(transfers) == 3 * 2 * 2 * 2 and len(voc) == 3 * 2 and set(voc["regime"]) == {"segmentation"}
+    assert voc["backbone_zero_ok"].all()
+    assert voc[["test_mask_ap", "test_mask_ap50", "test_box_ap", "test_box_ap50"]].stack().between(0, 100).all()
+    for row in a10.itertuples():
+        assert abs(row.sparsity - (1 - 0.8 ** row.round)) < 1e-3, row.file  # IMP's 20 % a round, or dense
+        made = json.loads((ROOT / row.file).read_text())["provenance"]["config"]
+        assert made["arch"] == "resnet50", row.file
+        if row.regime == "segmentation":
+            assert made["detector"]["fpn_channels"] == 256  # torchvision's maskrcnn_resnet50_fpn
+        else:
+            assert made["train"]["augment"]["size"] == 224
+    assert transfers[transfers["regime"] == "adversarial"][["test_ra", "test_aa"]].notna().all().all()
+    fig2 = pd.read_csv(RESULTS / "tables/fig2.csv")
+    sizes = fig2.groupby(["study", "surface", "init"]).size()
+    assert len(sizes) == 2 * 2 * 3 and sizes.nunique() == 1
+    made = provenance.load_torch(RESULTS / "trajectory/fig2-ticket/adversarial.pt")["provenance"]["config"]
+    assert (made["arch"], made["pruner"], made["round"], made["fraction"]) == ("resnet50", "imp_st", 2, 0.01)
