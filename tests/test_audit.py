@@ -72,6 +72,13 @@ def test_accuracy_checks_fail_below_chance_and_on_a_transfer_attack_stronger_tha
         "standard dense round 0 cifar10 full standard seed 0"]
     assert not all(r["ok"] for r in learned.transfers(good.assign(test_transfer_ra=30.0), chance))
     assert not all(r["ok"] for r in learned.transfers(good.assign(test_ra=good["test_sa"]), chance))  # no bite
+    weak = good.copy()
+    weak.loc[weak["regime"] == "adversarial", "test_ra"] = 2.0  # PGD breaks every model: no robustness
+    assert [r["check"] for r in learned.transfers(weak.assign(test_transfer_ra=30.0), chance) if not r["ok"]] == [
+        "adversarial training is robust"]
+    one = good.copy()
+    one.loc[one["regime"] == "adversarial", "test_ra"] = [40.0, 41.0, 8.0, 42.0, 40.0, 35.0]  # one ticket at chance
+    assert all(r["ok"] for r in learned.transfers(one, chance))
 
 
 def test_sparse_training_checks_and_flying_birds_density():
